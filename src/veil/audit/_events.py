@@ -1,0 +1,87 @@
+"""Audit events: appended in the same transaction as the work they record.
+
+An event names who did what to which object, which fields left Veil, and which
+policies decided; it never holds a plaintext value. If the insert fails, the
+surrounding transaction fails and the caller receives an error instead of data
+(fail closed).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert
+
+from veil.store import AUDIT_EVENTS
+
+__all__ = ["AuditRecord", "AuditTag", "append_events"]
+
+_TABLE = AUDIT_EVENTS
+
+
+class AuditTag(enum.StrEnum):
+    """The closed set of audit tags, shaped ``area:object:action``."""
+
+    ORDER_VIEWED = "vault:order:viewed"
+    ORDER_VIEW_DENIED = "vault:order:view_denied"
+    ORDER_CREATED = "vault:order:created"
+    ORDER_TRANSITIONED = "vault:order:transitioned"
+    ORDER_TRANSITION_REFUSED = "vault:order:transition_refused"
+    ORDERS_LISTED = "vault:orders:listed"
+    SUBJECT_CREATED = "vault:subject:created"
+    SUBJECT_LOOKED_UP = "vault:subject:looked_up"
+    SUBJECT_ERASED = "vault:subject:erased"
+    OPERATION_DENIED = "vault:operation:denied"
+    PRINCIPAL_CREATED = "admin:principal:created"
+    PRINCIPAL_DISABLED = "admin:principal:disabled"
+    KEK_ROTATED = "admin:kek:rotated"
+    DEKS_REWRAPPED = "admin:dek:rewrapped"
+    AUTH_FAILED = "api:key:rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One event to append. `fields` names fields and levels, never values."""
+
+    tag: AuditTag
+    at_ms: int
+    decision: str
+    principal_id: str | None = None
+    role: str | None = None
+    order_id: str | None = None
+    subject_id: str | None = None
+    fields: tuple[str, ...] = ()
+    policy_ids: tuple[str, ...] = ()
+    reason: str | None = None
+    purpose: str | None = None
+    request_id: str | None = None
+    client_ip: str | None = None
+    detail: str | None = None
+
+    def row(self) -> dict[str, object]:
+        """Return the column values of this event."""
+        return {
+            "at_ms": self.at_ms,
+            "tag": self.tag.value,
+            "principal_id": self.principal_id,
+            "role": self.role,
+            "order_id": self.order_id,
+            "subject_id": self.subject_id,
+            "fields": " ".join(self.fields),
+            "decision": self.decision,
+            "policy_ids": " ".join(self.policy_ids),
+            "reason": self.reason,
+            "purpose": self.purpose,
+            "request_id": self.request_id,
+            "client_ip": self.client_ip,
+            "detail": self.detail,
+        }
+
+
+def append_events(connection: Connection, records: Iterable[AuditRecord]) -> None:
+    """Insert `records` inside the caller's transaction; any failure propagates."""
+    rows = [record.row() for record in records]
+    if rows:
+        connection.execute(insert(_TABLE), rows)

@@ -1,0 +1,40 @@
+"""Envelope encryption, key providers, blind index: the only package that imports `cryptography`.
+
+Recipes, no knobs: `seal_field` / `open_field` for field data under a subject's
+`DataKey`; a `Keyring` that wraps data keys with a `KeyProvider`'s KEK; a
+`BlindIndex` to look customers up by phone. Every failure to open anything is
+one `veil.errors.DecryptionFailed`.
+"""
+
+from veil.crypto._blind import BlindIndex, normalize_phone
+from veil.crypto._cache import DataKeyCache
+from veil.crypto._envelope import DataKey, FieldRef, blob_key_id, open_field, seal_field
+from veil.crypto._keyring import Keyring, WrappedKey
+from veil.crypto._keys import (
+    InsecureKeyStorageWarning,
+    KeyProvider,
+    LocalKeyFile,
+    aesgcm_unwrap,
+    aesgcm_wrap,
+)
+from veil.crypto._tokens import api_key_digest, new_api_key
+
+__all__ = [
+    "BlindIndex",
+    "DataKey",
+    "DataKeyCache",
+    "FieldRef",
+    "InsecureKeyStorageWarning",
+    "KeyProvider",
+    "Keyring",
+    "LocalKeyFile",
+    "WrappedKey",
+    "aesgcm_unwrap",
+    "aesgcm_wrap",
+    "api_key_digest",
+    "blob_key_id",
+    "new_api_key",
+    "normalize_phone",
+    "open_field",
+    "seal_field",
+]

@@ -1,0 +1,44 @@
+"""Public identifiers: 128 bits from the OS CSPRNG, type-prefixed, never sequential.
+
+An id reads ``ord_`` + 26 lowercase base32 characters. Nothing about it reveals
+order, time or volume, so enumerating ids (the 2018 scraper's method) is hopeless.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import re
+import secrets
+
+__all__ = ["IdKind", "is_id", "new_id"]
+
+
+class IdKind(enum.StrEnum):
+    """The prefixes of Veil's public ids."""
+
+    ORDER = "ord"
+    SUBJECT = "sub"
+    PRINCIPAL = "prn"
+    API_KEY = "key"
+    TICKET = "tkt"
+    BINDING = "bnd"
+    REVEAL = "rvl"
+    ALERT = "alr"
+    REQUEST = "req"
+    BREAK_GLASS = "brk"
+
+
+_BODY = re.compile(r"^[a-z2-7]{26}$")
+
+
+def new_id(kind: IdKind) -> str:
+    """Return a fresh random id of the given kind."""
+    body = base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
+    return f"{kind.value}_{body}"
+
+
+def is_id(value: str, kind: IdKind) -> bool:
+    """Tell whether `value` has the shape of an id of `kind` (it may still not exist)."""
+    prefix, sep, body = value.partition("_")
+    return sep == "_" and prefix == kind.value and _BODY.match(body) is not None

@@ -1,0 +1,267 @@
+"""Cedar decisions: policies parsed once, entities built per request from store facts.
+
+`PolicyEngine.decide` returns `Allow` or `Deny` (never raises for a denial) so
+that every outcome can be audited with the ids of the policies behind it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from veil.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_POLICY_DIR",
+    "Allow",
+    "Decision",
+    "Deny",
+    "OrderFacts",
+    "PolicyEngine",
+    "PolicySource",
+    "PrincipalFacts",
+]
+
+DEFAULT_POLICY_DIR = Path(__file__).parent / "policies"
+
+_ROLE_TYPES = {
+    "service": "Veil::Service",
+    "rider": "Veil::Rider",
+    "merchant": "Veil::Merchant",
+    "customer": "Veil::Customer",
+    "agent": "Veil::Agent",
+    "analyst": "Veil::Analyst",
+    "admin": "Veil::Admin",
+}
+_VAULT = {"type": "Veil::Vault", "id": "veil"}
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalFacts:
+    """What policies may know about a caller."""
+
+    id: str
+    role: str
+    subject_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What policies may know about an order: its parties, state and times."""
+
+    id: str
+    state: str
+    subject_id: str
+    merchant_id: str
+    rider_id: str | None
+    past_rider_ids: tuple[str, ...]
+    created_ms: int
+    assigned_ms: int | None = None
+    picked_up_ms: int | None = None
+    delivered_ms: int | None = None
+    cancelled_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    """The request is allowed by `policy_ids`, which together grant `grants`."""
+
+    policy_ids: tuple[str, ...]
+    grants: frozenset[str] = field(default_factory=frozenset)
+
+    allowed = True
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    """The request is denied; `reason` is a sentence safe to show the caller."""
+
+    policy_ids: tuple[str, ...]
+    reason: str
+
+    allowed = False
+
+
+Decision = Allow | Deny
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """A parsed, validated policy set with the annotations Veil reads from it."""
+
+    policy_set: Any
+    grants_by_policy: Mapping[str, frozenset[str]]
+    reason_by_policy: Mapping[str, str]
+    id_by_policy: Mapping[str, str]
+    text: str
+
+    @classmethod
+    def load(cls, directory: Path) -> PolicySource:
+        """Parse and validate every ``*.cedar`` file in `directory` against its schema.
+
+        Raises:
+            ConfigurationError: naming the file or policy at fault; nothing is loaded.
+        """
+        schema_path = directory / "schema.cedarschema"
+        files = sorted(directory.glob("*.cedar"))
+        if not schema_path.exists() or not files:
+            raise ConfigurationError(
+                f"policy directory {directory} needs schema.cedarschema and .cedar files"
+            )
+        text = "\n".join(path.read_text(encoding="utf-8") for path in files)
+        return cls.from_text(text, schema_path.read_text(encoding="utf-8"), origin=str(directory))
+
+    @classmethod
+    def from_text(cls, text: str, schema_text: str, *, origin: str = "<text>") -> PolicySource:
+        """Parse and validate policy `text` against `schema_text`."""
+        try:
+            schema = cedarpy.Schema.from_str(schema_text)
+            validation = cedarpy.validate_policies(text, schema)
+            policy_set = cedarpy.PolicySet.from_str(text)
+            document = json.loads(cedarpy.policies_to_json_str(text))
+        except ValueError as exc:
+            raise ConfigurationError(f"policies in {origin} do not parse: {exc}") from None
+        if not validation.validation_passed:
+            problems = "; ".join(str(error) for error in validation.errors)
+            raise ConfigurationError(f"policies in {origin} fail schema validation: {problems}")
+        grants: dict[str, frozenset[str]] = {}
+        reasons: dict[str, str] = {}
+        ids: dict[str, str] = {}
+        for internal_id, policy in document.get("staticPolicies", {}).items():
+            annotations = policy.get("annotations", {})
+            public_id = annotations.get("id")
+            if not public_id:
+                raise ConfigurationError(f"a policy in {origin} has no @id annotation")
+            if public_id in ids.values():
+                raise ConfigurationError(f"policy id {public_id!r} is used twice in {origin}")
+            ids[internal_id] = public_id
+            grants[public_id] = frozenset(annotations.get("grants", "").split())
+            if policy.get("effect") == "forbid":
+                reasons[public_id] = annotations.get("reason", "denied by policy")
+        return cls(policy_set, grants, reasons, ids, text)
+
+
+class PolicyEngine:
+    """Evaluates requests against the current `PolicySource`; reloadable without restart."""
+
+    def __init__(self, source: PolicySource, *, rider_grace_ms: int) -> None:
+        self._source = source
+        self._lock = threading.Lock()
+        self.rider_grace_ms = rider_grace_ms
+
+    @property
+    def source(self) -> PolicySource:
+        """Return the policy set in force."""
+        return self._source
+
+    def replace(self, source: PolicySource) -> None:
+        """Put `source` in force; requests already deciding finish on the old set."""
+        with self._lock:
+            self._source = source
+
+    def decide_order(
+        self, principal: PrincipalFacts, action: str, order: OrderFacts, *, now_ms: int
+    ) -> Decision:
+        """Decide `action` (``know_order`` or ``view_order``) on one order."""
+        entities = [_principal_entity(principal), _order_entity(order)]
+        context = {"now_ms": now_ms, "rider_grace_ms": self.rider_grace_ms}
+        return self._decide(
+            principal, action, {"type": "Veil::Order", "id": order.id}, entities, context
+        )
+
+    def decide_order_batch(
+        self, principal: PrincipalFacts, actions: Iterable[str], order: OrderFacts, *, now_ms: int
+    ) -> list[Decision]:
+        """Decide several actions on one order in one engine call."""
+        source = self._source
+        entities = [_principal_entity(principal), _order_entity(order)]
+        context = {"now_ms": now_ms, "rider_grace_ms": self.rider_grace_ms}
+        requests = [
+            _request(principal, action, {"type": "Veil::Order", "id": order.id}, context)
+            for action in actions
+        ]
+        results = cedarpy.is_authorized_batch(requests, source.policy_set, entities)
+        return [_to_decision(source, result) for result in results]
+
+    def decide_vault(self, principal: PrincipalFacts, action: str, *, now_ms: int) -> Decision:
+        """Decide a vault-wide `action` (ingest, lookup_subject, list_own_orders...)."""
+        entities = [_principal_entity(principal)]
+        return self._decide(principal, action, _VAULT, entities, {"now_ms": now_ms})
+
+    def _decide(
+        self,
+        principal: PrincipalFacts,
+        action: str,
+        resource: dict[str, str],
+        entities: list[dict[str, Any]],
+        context: dict[str, Any],
+    ) -> Decision:
+        source = self._source
+        request = _request(principal, action, resource, context)
+        result = cedarpy.is_authorized_batch([request], source.policy_set, entities)[0]
+        return _to_decision(source, result)
+
+
+def _request(
+    principal: PrincipalFacts, action: str, resource: dict[str, str], context: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "principal": {"type": _ROLE_TYPES[principal.role], "id": principal.id},
+        "action": {"type": "Veil::Action", "id": action},
+        "resource": resource,
+        "context": context,
+    }
+
+
+def _to_decision(source: PolicySource, result: Any) -> Decision:
+    if result.diagnostics.errors:
+        # An evaluation error inside a policy is a denial by Cedar's semantics;
+        # name it so a security lead can find the broken rule.
+        matched = tuple(source.id_by_policy.get(p, p) for p in result.diagnostics.reasons)
+        return Deny(matched, "policy evaluation error")
+    matched = tuple(source.id_by_policy.get(p, p) for p in result.diagnostics.reasons)
+    if result.allowed:
+        granted: set[str] = set()
+        for policy_id in matched:
+            granted |= source.grants_by_policy.get(policy_id, frozenset())
+        return Allow(matched, frozenset(granted))
+    reasons = [source.reason_by_policy[p] for p in matched if p in source.reason_by_policy]
+    return Deny(matched, reasons[0] if reasons else "no policy permits this")
+
+
+def _ref(entity_type: str, entity_id: str) -> dict[str, Any]:
+    return {"__entity": {"type": entity_type, "id": entity_id}}
+
+
+def _principal_entity(principal: PrincipalFacts) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if principal.role == "customer":
+        attrs["subject"] = principal.subject_id or ""
+    return {
+        "uid": {"type": _ROLE_TYPES[principal.role], "id": principal.id},
+        "attrs": attrs,
+        "parents": [],
+    }
+
+
+def _order_entity(order: OrderFacts) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "state": order.state,
+        "subject": order.subject_id,
+        "merchant": _ref("Veil::Merchant", order.merchant_id),
+        "past_riders": [_ref("Veil::Rider", rider) for rider in order.past_rider_ids],
+        "created_ms": order.created_ms,
+    }
+    if order.rider_id is not None:
+        attrs["rider"] = _ref("Veil::Rider", order.rider_id)
+    for name in ("assigned_ms", "picked_up_ms", "delivered_ms", "cancelled_ms"):
+        value = getattr(order, name)
+        if value is not None:
+            attrs[name] = value
+    return {"uid": {"type": "Veil::Order", "id": order.id}, "attrs": attrs, "parents": []}

@@ -1,0 +1,101 @@
+"""Engines and migrations: SQLite (WAL) by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from veil.errors import ConfigurationError
+
+__all__ = ["current_revision", "head_revision", "make_engine", "migrate"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, *, create: bool = False) -> Engine:
+    """Create an engine for `url`, tuned for Veil's short transactions.
+
+    Without `create`, a SQLite file that does not exist is an error rather than
+    silently created empty (opening a vault must write nothing).
+
+    SQLite gets WAL (readers never block the writer), ``synchronous=NORMAL``
+    (durable at checkpoints, safe against corruption) and a busy timeout so
+    concurrent writers queue instead of failing.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ConfigurationError(f"VEIL_DATABASE_URL is not a database URL ({exc})") from None
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database
+        if database and database != ":memory:":
+            if create:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            elif not Path(database).exists():
+                raise ConfigurationError(
+                    f"database file {database} does not exist; run `veil init` first"
+                )
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+            hide_parameters=True,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    if parsed.drivername in {"postgresql", "postgres"}:
+        url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+    # hide_parameters keeps bound values (ciphertexts, digests) out of error text.
+    return create_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see below).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # Nearly every Veil transaction writes (at least its audit row). Taking the
+    # write lock at BEGIN makes concurrent writers queue on busy_timeout,
+    # instead of failing when a read transaction later tries to upgrade.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (idempotent)."""
+    command.upgrade(_config(engine), revision)
+
+
+def head_revision() -> str | None:
+    """Return the newest migration shipped with this Veil."""
+    return ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the migration the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
