@@ -63,6 +63,29 @@ class _BodyLimit:
             await _too_large(scope, receive, send, self.limit)
 
 
+class _RequestId:
+    """Give every request an id (``req_…``): in the error body, the audit row and a header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_id(IdKind.REQUEST)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -81,7 +104,9 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
     await response(scope, receive, send)
 
 
-def _caller(request: Request) -> Caller:
+async def _caller(request: Request) -> Caller:
+    # Async on purpose: the lookup is an in-memory cache hit almost always, and
+    # a sync dependency would cost a thread hop per request.
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     api_key = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
@@ -91,7 +116,7 @@ def _caller(request: Request) -> Caller:
     return vault.authenticate(api_key)
 
 
-def _meta(request: Request) -> RequestMeta:
+async def _meta(request: Request) -> RequestMeta:
     client = request.client.host if request.client else None
     return RequestMeta(request_id=request.state.request_id, client_ip=client)
 
@@ -114,14 +139,8 @@ def create_app(vault: Vault, *, max_body_bytes: int = 1_048_576) -> FastAPI:
     app.state.vault = vault
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next: Any) -> Response:
-        request.state.request_id = new_id(IdKind.REQUEST)
-        response: Response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
     app.add_middleware(_BodyLimit, limit=max_body_bytes)
+    app.add_middleware(_RequestId)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -181,7 +200,7 @@ def create_app(vault: Vault, *, max_body_bytes: int = 1_048_576) -> FastAPI:
         return {"views": views, "errors": errors}
 
     @app.get("/v1/orders/{order_id}", tags=["orders"])
-    def view_order(order_id: str, who: Auth, request_meta: Meta) -> dict[str, Any]:
+    async def view_order(order_id: str, who: Auth, request_meta: Meta) -> dict[str, Any]:
         """The caller's view of one order, as its role allows at this moment."""
         return vault.view_order(who, order_id, meta=request_meta)
 

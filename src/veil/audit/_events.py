@@ -12,13 +12,29 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert
 
-from veil.store import AUDIT_EVENTS
+from veil.store import AUDIT_EVENTS, Prepared
 
 __all__ = ["AuditRecord", "AuditTag", "append_events"]
 
-_TABLE = AUDIT_EVENTS
+_COLUMNS = (
+    "at_ms",
+    "tag",
+    "principal_id",
+    "role",
+    "order_id",
+    "subject_id",
+    "fields",
+    "decision",
+    "policy_ids",
+    "reason",
+    "purpose",
+    "request_id",
+    "client_ip",
+    "detail",
+)
+_INSERT = Prepared(insert(AUDIT_EVENTS).values({name: bindparam(name) for name in _COLUMNS}))
 
 
 class AuditTag(enum.StrEnum):
@@ -82,6 +98,4 @@ class AuditRecord:
 
 def append_events(connection: Connection, records: Iterable[AuditRecord]) -> None:
     """Insert `records` inside the caller's transaction; any failure propagates."""
-    rows = [record.row() for record in records]
-    if rows:
-        connection.execute(insert(_TABLE), rows)
+    _INSERT.run_many(connection, [record.row() for record in records])

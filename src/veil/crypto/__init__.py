@@ -17,6 +17,7 @@ from veil.crypto._keys import (
     aesgcm_unwrap,
     aesgcm_wrap,
 )
+from veil.crypto._pkcs11 import Pkcs11KeyProvider
 from veil.crypto._tokens import api_key_digest, new_api_key
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "KeyProvider",
     "Keyring",
     "LocalKeyFile",
+    "Pkcs11KeyProvider",
     "WrappedKey",
     "aesgcm_unwrap",
     "aesgcm_wrap",

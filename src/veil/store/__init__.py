@@ -20,6 +20,7 @@ from veil.store._models import (
     Subject,
     SubjectPhoneIndex,
 )
+from veil.store._prepared import Prepared
 
 __all__ = [
     "API_KEYS",
@@ -36,6 +37,7 @@ __all__ = [
     "IndexKey",
     "KekVersion",
     "Order",
+    "Prepared",
     "Principal",
     "Subject",
     "SubjectPhoneIndex",

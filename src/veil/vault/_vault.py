@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from veil.audit import AuditRecord, AuditTag, append_events
@@ -42,7 +42,7 @@ from veil.errors import (
 )
 from veil.ids import IdKind, is_id, new_id
 from veil.policy import Deny, MaskingProfile, OrderFacts, PolicyEngine
-from veil.store import API_KEYS, ORDERS, PRINCIPALS, SUBJECT_PHONES, SUBJECTS
+from veil.store import API_KEYS, ORDERS, PRINCIPALS, SUBJECT_PHONES, SUBJECTS, Prepared
 from veil.vault._model import ROLES, Address, Caller, OrderSpec, RequestMeta
 from veil.vault._views import build_view, order_field_ref
 
@@ -60,6 +60,7 @@ _KEYS = API_KEYS
 _ORDER_WITH_KEY = select(_ORDERS, _SUBJECTS.c.kek_version, _SUBJECTS.c.dek_wrapped).join_from(
     _ORDERS, _SUBJECTS, _ORDERS.c.subject_id == _SUBJECTS.c.id
 )
+_ONE_ORDER_WITH_KEY = Prepared(_ORDER_WITH_KEY.where(_ORDERS.c.id == bindparam("id")))
 
 # (event, states it may leave from) → state it leads to.
 _TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
@@ -528,7 +529,11 @@ class Vault:
         with self._transaction() as connection:
             wellformed = [oid for oid in order_ids if is_id(oid, IdKind.ORDER)]
             rows = {}
-            if wellformed:
+            if len(wellformed) == 1:
+                # The hot path (one order per request) skips SQLAlchemy's per-call compile.
+                row = _ONE_ORDER_WITH_KEY.first(connection, {"id": wellformed[0]})
+                rows = {row.id: row} if row is not None else {}
+            elif wellformed:
                 rows = {
                     row.id: row
                     for row in connection.execute(

@@ -1,0 +1,76 @@
+"""In-process throughput of rider views (audit row included) and bulk ingest, one core.
+
+    .venv/bin/python bench/core_inprocess.py [--orders 3000] [--seconds 5] [--profile]
+
+Runs on SQLite (WAL) in ./bench/results/inprocess/. Goals (issue 2): ≥ 3,000
+rider views/s, ≥ 2,000 orders/s bulk ingest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+import warnings
+from pathlib import Path
+
+from _setup import fresh_vault, machine, picked_up_orders, seed_city
+
+from veil.crypto import InsecureKeyStorageWarning
+from veil.vault import OrderSpec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", InsecureKeyStorageWarning)
+
+    vault = fresh_vault(Path("bench/results/inprocess"))
+    city = seed_city(vault)
+
+    # Bulk ingest: batches of 500 orders, one transaction each.
+    specs = [
+        OrderSpec(city.subjects[n % len(city.subjects)], city.merchant.principal_id, note="不要辣")
+        for n in range(10_000)
+    ]
+    start = time.perf_counter()
+    for offset in range(0, len(specs), 500):
+        vault.create_orders(city.service, specs[offset : offset + 500])
+    ingest_rate = len(specs) / (time.perf_counter() - start)
+
+    targets = picked_up_orders(city, args.orders)
+    for rider, _, order_id in targets[:200]:  # warm the DEK cache and statement cache
+        vault.view_order(rider, order_id)
+
+    def run() -> tuple[int, float]:
+        done = 0
+        start = time.perf_counter()
+        deadline = start + args.seconds
+        while time.perf_counter() < deadline:
+            rider, _, order_id = targets[done % len(targets)]
+            vault.view_order(rider, order_id)
+            done += 1
+        return done, time.perf_counter() - start
+
+    done, elapsed = run()
+    view_rate = done / elapsed
+    print(f"machine: {machine()}")
+    print(f"bulk ingest: {ingest_rate:,.0f} orders/s (10,000 orders, batches of 500)")
+    print(
+        f"rider views (after pickup, audit row in the same transaction): {view_rate:,.0f} views/s"
+    )
+    print(f"  mean {elapsed / done * 1e6:,.0f} µs per view")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
