@@ -209,6 +209,27 @@ def demo_seed(
     _print_demo(document, base_url)
 
 
+@demo_app.command("env")
+def demo_env(
+    keys_file: Annotated[
+        Path, typer.Option(help="Where `veil demo seed` kept the demo API keys.")
+    ] = Path("var/demo-keys.json"),
+) -> None:
+    """Print `export` lines for the demo keys and orders, for the README's curl tour.
+
+    Use it as: eval "$(veil demo env)"
+    """
+    if not keys_file.exists():
+        err_console.print(f"[bold red]error:[/] {keys_file} does not exist; run `veil demo seed`")
+        raise typer.Exit(2)
+    document = json.loads(keys_file.read_text(encoding="utf-8"))
+    for label, (principal_id, _, api_key) in document["keys"].items():
+        name = label.upper().replace("-", "_")
+        print(f"export {name}={api_key} {name}_ID={principal_id}")
+    for state, order_id in document["orders"].items():
+        print(f"export ORDER_{state.upper()}={order_id}")
+
+
 def _print_demo(document: dict[str, dict[str, list[str]]], base_url: str) -> None:
     console.print("[bold]demo principals[/] (label, role, principal id, API key):")
     for label, (principal_id, role, api_key) in document["keys"].items():

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from veil.clock import Clock, SystemClock, to_epoch_ms
 from veil.config import Settings
-from veil.crypto import DataKeyCache, KeyProvider, Keyring, LocalKeyFile
+from veil.crypto import DataKeyCache, KeyProvider, Keyring, LocalKeyFile, Pkcs11KeyProvider
 from veil.errors import ConfigurationError
 from veil.policy import PolicyEngine, PolicySource
 from veil.store import current_revision, head_revision, make_engine, migrate
@@ -33,16 +33,13 @@ def key_provider_from_settings(settings: Settings, *, create: bool = False) -> K
         if create and not settings.key_file.exists():
             return LocalKeyFile.create(settings.key_file)
         return LocalKeyFile.open(settings.key_file)
-    # Imported here so that deployments without a PKCS#11 library never load it.
-    from veil.crypto import Pkcs11KeyProvider  # type: ignore[attr-defined,unused-ignore]  # noqa: PLC0415
-
-    provider: KeyProvider = Pkcs11KeyProvider(
+    provider = Pkcs11KeyProvider(
         module_path=settings.pkcs11_module,
         token_label=settings.pkcs11_token_label,
         pin=settings.pkcs11_pin.get_secret_value(),
     )
     if create:
-        provider.ensure_initial_version()  # type: ignore[attr-defined]
+        provider.ensure_initial_version()
     return provider
 
 

@@ -44,7 +44,7 @@ from veil.ids import IdKind, is_id, new_id
 from veil.policy import Deny, MaskingProfile, OrderFacts, PolicyEngine
 from veil.store import API_KEYS, ORDERS, PRINCIPALS, SUBJECT_PHONES, SUBJECTS, Prepared
 from veil.vault._model import ROLES, Address, Caller, OrderSpec, RequestMeta
-from veil.vault._views import build_view, order_field_ref
+from veil.vault._views import build_view, iso_ms, order_field_ref
 
 __all__ = ["MAX_BATCH", "Vault"]
 
@@ -515,7 +515,7 @@ class Vault:
                     )
                 ],
             )
-        return [{"order_id": r.id, "state": r.state, "created": r.created_ms} for r in rows]
+        return [{"order_id": r.id, "state": r.state, "created": iso_ms(r.created_ms)} for r in rows]
 
     # ------------------------------------------------------------------ internals
 

@@ -11,7 +11,7 @@ from sqlalchemy import Row
 from veil.crypto import DataKey, FieldRef, open_field
 from veil.policy import MaskingProfile, disclosure_levels
 
-__all__ = ["ORDER_FIELDS", "build_view", "order_field_ref"]
+__all__ = ["ORDER_FIELDS", "build_view", "iso_ms", "order_field_ref"]
 
 # The ciphertext columns of an order, and the field names their AAD binds.
 ORDER_FIELDS = ("name", "phone", "addr_area", "addr_street", "addr_detail", "note")
@@ -23,7 +23,8 @@ _TIERS_BY_LEVEL = {
 }
 
 
-def _iso(epoch_ms: int) -> str:
+def iso_ms(epoch_ms: int) -> str:
+    """Render epoch milliseconds as an ISO 8601 UTC timestamp."""
     moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -47,7 +48,7 @@ def build_view(
     if "order.state" in grants or "order.tokens" in grants:
         view["state"] = row.state
         view["timeline"] = {
-            name: _iso(getattr(row, f"{name}_ms"))
+            name: iso_ms(getattr(row, f"{name}_ms"))
             for name in ("created", "accepted", "assigned", "picked_up", "delivered", "cancelled")
             if getattr(row, f"{name}_ms") is not None
         }
