@@ -12,7 +12,7 @@ open: the tag fails and the caller sees `DecryptionFailed`.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -34,6 +34,15 @@ class DataKey:
 
     key_id: bytes
     secret: bytes
+    # The AES-GCM context, built once per key: a view opens several fields.
+    _cipher: AESGCM | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def cipher(self) -> AESGCM:
+        """Return the AES-256-GCM context of this key."""
+        if self._cipher is None:
+            object.__setattr__(self, "_cipher", AESGCM(self.secret))
+        return self._cipher  # type: ignore[return-value]
 
     @classmethod
     def generate(cls) -> DataKey:
@@ -61,7 +70,7 @@ def seal_field(key: DataKey, plaintext: bytes, where: FieldRef) -> bytes:
     """Encrypt `plaintext` for the field `where` under the subject's data key."""
     nonce = secrets.token_bytes(_NONCE_BYTES)
     header = bytes([_FORMAT_V1]) + key.key_id
-    sealed = AESGCM(key.secret).encrypt(nonce, plaintext, header + where.aad())
+    sealed = key.cipher.encrypt(nonce, plaintext, header + where.aad())
     return header + nonce + sealed
 
 
@@ -74,9 +83,7 @@ def open_field(key: DataKey, blob: bytes, where: FieldRef) -> bytes:
         raise DecryptionFailed("ciphertext was sealed under another key")
     nonce = blob[_HEADER_BYTES : _HEADER_BYTES + _NONCE_BYTES]
     try:
-        return AESGCM(key.secret).decrypt(
-            nonce, blob[_HEADER_BYTES + _NONCE_BYTES :], header + where.aad()
-        )
+        return key.cipher.decrypt(nonce, blob[_HEADER_BYTES + _NONCE_BYTES :], header + where.aad())
     except InvalidTag:
         raise DecryptionFailed("ciphertext does not open for this field") from None
 

@@ -180,6 +180,22 @@ class PolicyEngine:
         resource = {"type": "Veil::Order", "id": order.id}
         return self._decide(principal, actions, resource, entities, context)
 
+    def decide_orders(
+        self, principal: PrincipalFacts, action: str, orders: list[OrderFacts], *, now_ms: int
+    ) -> list[Decision]:
+        """Decide one `action` on many orders in a single engine call (batch views)."""
+        if not orders:
+            return []
+        entities = [_principal_entity(principal), *(_order_entity(order) for order in orders)]
+        context_json = json.dumps({"now_ms": now_ms, "rider_grace_ms": self.rider_grace_ms})
+        requests = [
+            _request(principal, action, {"type": "Veil::Order", "id": order.id}, context_json)
+            for order in orders
+        ]
+        source = self._source
+        results = cedarpy.is_authorized_batch(requests, source.policy_set, json.dumps(entities))
+        return [_to_decision(source, result) for result in results]
+
     def decide_vault(self, principal: PrincipalFacts, action: str, *, now_ms: int) -> Decision:
         """Decide a vault-wide `action` (ingest, lookup_subject, list_own_orders...)."""
         entities = [_principal_entity(principal)]

@@ -104,6 +104,9 @@ class Vault:
         self._api_key_ttl = api_key_cache_seconds
         self._callers: dict[bytes, tuple[float, Caller]] = {}
         self._callers_lock = threading.Lock()
+        # SQLite connections are cheap and local, and the pool's checkout and
+        # return cost more than a view's query; each thread keeps one open.
+        self._held = threading.local() if engine.dialect.name == "sqlite" else None
 
     # ------------------------------------------------------------------ principals
 
@@ -540,6 +543,17 @@ class Vault:
                         _ORDER_WITH_KEY.where(_ORDERS.c.id.in_(wellformed))
                     )
                 }
+            found = [rows[oid] for oid in order_ids if oid in rows]
+            facts_by_id = {row.id: _order_facts(row) for row in found}
+            decisions = dict(
+                zip(
+                    facts_by_id,
+                    self.policy.decide_orders(
+                        principal, "view_order", list(facts_by_id.values()), now_ms=now_ms
+                    ),
+                    strict=True,
+                )
+            )
             for order_id in order_ids:
                 row = rows.get(order_id)
                 audited_id = order_id if is_id(order_id, IdKind.ORDER) else None
@@ -557,8 +571,8 @@ class Vault:
                         )
                     )
                     continue
-                facts = _order_facts(row)
-                decision = self.policy.decide_order(principal, "view_order", facts, now_ms=now_ms)
+                facts = facts_by_id[order_id]
+                decision = decisions[order_id]
                 if isinstance(decision, Deny):
                     known = self.policy.decide_order(principal, "know_order", facts, now_ms=now_ms)
                     error: VeilError = (
@@ -761,7 +775,13 @@ class Vault:
         )
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.engine)
+        if self._held is None:
+            return _Transaction(self.engine, None)
+        connection: Connection | None = getattr(self._held, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self.engine.connect()
+            self._held.connection = connection
+        return _Transaction(self.engine, connection)
 
     def _now_ms(self) -> int:
         return to_epoch_ms(self.clock.now())
@@ -774,12 +794,14 @@ class _Transaction:
     may quote SQL) never reaches the caller.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._context = engine.begin()
+    def __init__(self, engine: Engine, held: Connection | None) -> None:
+        self._held = held
+        self._context: Any = held.begin() if held is not None else engine.begin()
 
     def __enter__(self) -> Connection:
         try:
-            return self._context.__enter__()
+            entered = self._context.__enter__()
+            return self._held if self._held is not None else entered
         except SQLAlchemyError as exc:
             raise StorageUnavailable("the database is unavailable") from exc
 
