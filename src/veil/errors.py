@@ -14,7 +14,14 @@ an opaque 500 that is logged, never explained to the caller::
     ├── QuotaExceeded               a daily reveal quota is used up (429)
     ├── RateLimited                 too many requests in a window (429)
     ├── DecryptionFailed            bad tag, wrong key, truncated blob, erased subject: one error
-    └── StorageUnavailable          the database refused the work; nothing was returned (503)
+    ├── StorageUnavailable          the database refused the work; nothing was returned (503)
+    │
+    │   declared next to the code that raises them (all subclasses of VeilError):
+    ├── veil.crypto.SignatureInvalid          a signed note does not verify
+    ├── veil.audit.ProofError                 an inclusion / consistency proof does not verify
+    ├── veil.audit.CheckpointInvalid          a checkpoint note is malformed or mis-signed
+    ├── veil.audit.AuditVerificationFailed    an audit export failed offline verification
+    └── veil.audit.WitnessConflict (Conflict) a witness refuses a rollback or a fork
 
 Messages never carry plaintext PII: they name ids, states and fields, not values.
 """

@@ -3,7 +3,8 @@
 Recipes, no knobs: `seal_field` / `open_field` for field data under a subject's
 `DataKey`; a `Keyring` that wraps data keys with a `KeyProvider`'s KEK; a
 `BlindIndex` to look customers up by phone. Every failure to open anything is
-one `veil.errors.DecryptionFailed`.
+one `veil.errors.DecryptionFailed`. `NoteSigner` / `NoteVerifier` sign and check
+Ed25519 C2SP signed notes (the audit log's checkpoints).
 """
 
 from veil.crypto._blind import BlindIndex, normalize_phone
@@ -18,6 +19,7 @@ from veil.crypto._keys import (
     aesgcm_wrap,
 )
 from veil.crypto._pkcs11 import Pkcs11KeyProvider
+from veil.crypto._signing import NoteSigner, NoteVerifier, SignatureInvalid
 from veil.crypto._tokens import api_key_digest, new_api_key
 
 __all__ = [
@@ -29,7 +31,10 @@ __all__ = [
     "KeyProvider",
     "Keyring",
     "LocalKeyFile",
+    "NoteSigner",
+    "NoteVerifier",
     "Pkcs11KeyProvider",
+    "SignatureInvalid",
     "WrappedKey",
     "aesgcm_unwrap",
     "aesgcm_wrap",
