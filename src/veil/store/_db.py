@@ -113,17 +113,23 @@ def _config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (idempotent)."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema up to `revision` (idempotent).
+
+    Features add their tables in independent branches off the core migration;
+    ``heads`` applies every branch.
+    """
     command.upgrade(_config(engine), revision)
 
 
 def head_revision() -> str | None:
-    """Return the newest migration shipped with this Veil."""
-    return ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    """Return the newest migrations shipped with this Veil (sorted, comma-joined)."""
+    heads = ScriptDirectory(str(_MIGRATIONS)).get_heads()
+    return ",".join(sorted(heads)) if heads else None
 
 
 def current_revision(engine: Engine) -> str | None:
-    """Return the migration the database is at, or None for an empty database."""
+    """Return the migrations the database is at (sorted, comma-joined), or None if empty."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) if heads else None
