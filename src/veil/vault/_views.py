@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -23,6 +24,7 @@ _TIERS_BY_LEVEL = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)
 def iso_ms(epoch_ms: int) -> str:
     """Render epoch milliseconds as an ISO 8601 UTC timestamp."""
     moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
