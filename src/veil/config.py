@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     pkcs11_token_label: str = Field("veil", description="PKCS#11 token label.")
     pkcs11_pin: SecretStr = Field(SecretStr(""), description="PKCS#11 user PIN.")
     policy_dir: Path = Field(DEFAULT_POLICY_DIR, description="Directory of .cedar policies.")
+    policy_watch_seconds: float = Field(
+        2.0, ge=0, description="How often `veil serve` checks the policy files (0: never)."
+    )
     rider_grace_seconds: int = Field(
         900, ge=0, le=86_400, description="How long after delivery the rider still sees the door."
     )

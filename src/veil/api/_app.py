@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from veil import __version__
@@ -54,7 +55,7 @@ class _BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.limit)
             return message
 
         try:
@@ -86,8 +87,11 @@ class _RequestId:
         await self.app(scope, receive, send_with_id)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    # An HTTPException, because FastAPI turns any other error raised while it
+    # reads the body into a 400 "error parsing the body"; this one it re-raises.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes")
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -96,7 +100,7 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
             "error": {
                 "code": "body_too_large",
                 "message": f"request body exceeds {limit} bytes",
-                "request_id": None,
+                "request_id": scope.get("state", {}).get("request_id"),
             }
         },
         status_code=413,
@@ -219,6 +223,10 @@ def create_app(vault: Vault, *, max_body_bytes: int = 1_048_576) -> FastAPI:
         """A rider's or merchant's own active orders (ids and states)."""
         return {"orders": vault.active_orders(who, meta=request_meta)}
 
+    # Imported here: the staff routes import `Auth` and `Meta` from this module.
+    from veil.api._staff_routes import router as staff_router  # noqa: PLC0415
+
+    app.include_router(staff_router)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +41,8 @@ STATUS_BY_ERROR: dict[type[VeilError], int] = {
     ConfigurationError: 500,
 }
 
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
+
 _CODES_BY_STATUS = {
     400: "bad_request",
     401: "unauthenticated",
@@ -64,6 +67,14 @@ def error_response(
     request_id = getattr(request.state, "request_id", None) if request is not None else None
     body = {"error": {"code": code, "message": message, "request_id": request_id}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _location(part: object) -> str:
+    # An unknown field's name is the client's text and may be a phone number or
+    # a name; only names shaped like Veil's own fields are repeated back.
+    if isinstance(part, int) or (isinstance(part, str) and _FIELD_NAME.fullmatch(part)):
+        return str(part)
+    return "<unknown field>"
 
 
 def status_for(error: VeilError) -> int:
@@ -93,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # Say where and what, never echo the submitted value: it may be a phone number.
         problems = []
         for error in exc.errors()[:10]:
-            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            where = ".".join(_location(part) for part in error.get("loc", ()) if part != "body")
             problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
         return error_response(request, 422, "invalid_input", "; ".join(problems))
 

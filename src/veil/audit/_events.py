@@ -55,6 +55,25 @@ class AuditTag(enum.StrEnum):
     KEK_ROTATED = "admin:kek:rotated"
     DEKS_REWRAPPED = "admin:dek:rewrapped"
     AUTH_FAILED = "api:key:rejected"
+    # Staff access (tickets, reveals, break-glass, analysts, policy administration).
+    TICKET_OPENED = "staff:ticket:opened"
+    TICKET_VIEWED = "staff:ticket:viewed"
+    TICKET_ASSIGNED = "staff:ticket:assigned"
+    TICKET_CLOSED = "staff:ticket:closed"
+    TICKET_DENIED = "staff:ticket:denied"
+    TICKETS_LISTED = "staff:tickets:listed"
+    ORDER_REVEALED = "staff:order:revealed"
+    ORDER_REVEALED_BREAK_GLASS = "staff:order:break_glass_revealed"
+    ORDER_REVEAL_DENIED = "staff:order:reveal_denied"
+    BREAK_GLASS_REQUESTED = "staff:break_glass:requested"
+    BREAK_GLASS_APPROVED = "staff:break_glass:approved"
+    BREAK_GLASS_REVOKED = "staff:break_glass:revoked"
+    BREAK_GLASS_DENIED = "staff:break_glass:denied"
+    BREAK_GLASS_LISTED = "staff:break_glass:listed"
+    ANALYTICS_EXPORTED = "analyst:orders:exported"
+    POLICIES_RELOADED = "admin:policies:reloaded"
+    POLICIES_RELOAD_REFUSED = "admin:policies:reload_refused"
+    ALERT_RAISED = "watch:alert:raised"
 
 
 @dataclass(frozen=True, slots=True)

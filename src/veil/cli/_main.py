@@ -18,6 +18,7 @@ from veil.cli._common import (
     load_settings,
     vault_from_settings,
 )
+from veil.cli._staff import policy_app, tickets_app
 from veil.vault import ROLES, init_vault, key_status, rewrap_all
 
 __all__ = ["app", "main"]
@@ -39,6 +40,8 @@ demo_app = typer.Typer(help="The demo city used by `make run`.", no_args_is_help
 app.add_typer(principals_app, name="principals")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(policy_app, name="policy")
 
 
 @app.command()

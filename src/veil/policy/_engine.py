@@ -6,6 +6,8 @@ that every outcome can be audited with the ids of the policies behind it.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Mapping
@@ -16,6 +18,7 @@ from typing import Any
 import cedarpy
 
 from veil.errors import ConfigurationError
+from veil.policy._quotas import QuotaTable
 
 __all__ = [
     "DEFAULT_POLICY_DIR",
@@ -38,6 +41,7 @@ _ROLE_TYPES = {
     "agent": "Veil::Agent",
     "analyst": "Veil::Analyst",
     "admin": "Veil::Admin",
+    "safety": "Veil::Safety",
 }
 _VAULT = {"type": "Veil::Vault", "id": "veil"}
 
@@ -100,6 +104,11 @@ class PolicySource:
     reason_by_policy: Mapping[str, str]
     id_by_policy: Mapping[str, str]
     text: str
+    # Read from ``quotas.toml`` beside the policies; none at all without one (fail closed).
+    quotas: QuotaTable = field(default_factory=QuotaTable.none)
+    directory: Path | None = None
+    # SHA-256 over every file of the directory: what an audit row of a reload names.
+    digest: str = ""
 
     @classmethod
     def load(cls, directory: Path) -> PolicySource:
@@ -115,7 +124,16 @@ class PolicySource:
                 f"policy directory {directory} needs schema.cedarschema and .cedar files"
             )
         text = "\n".join(path.read_text(encoding="utf-8") for path in files)
-        return cls.from_text(text, schema_path.read_text(encoding="utf-8"), origin=str(directory))
+        schema_text = schema_path.read_text(encoding="utf-8")
+        try:
+            return cls.from_text(text, schema_text, origin=str(directory))._in(directory)
+        except ConfigurationError:
+            # Check the files one by one to name the one at fault; only a failed
+            # start-up pays for this. A problem between files (a duplicate @id)
+            # is reported for the directory.
+            for path in files:
+                cls.from_text(path.read_text(encoding="utf-8"), schema_text, origin=str(path))
+            raise
 
     @classmethod
     def from_text(cls, text: str, schema_text: str, *, origin: str = "<text>") -> PolicySource:
@@ -146,6 +164,22 @@ class PolicySource:
                 reasons[public_id] = annotations.get("reason", "denied by policy")
         return cls(policy_set, grants, reasons, ids, text)
 
+    def _in(self, directory: Path) -> PolicySource:
+        # The quotas travel with the policies, so a reload swaps both at once.
+        quotas_path = directory / "quotas.toml"
+        quotas = (
+            QuotaTable.load(quotas_path, roles=_ROLE_TYPES)
+            if quotas_path.exists()
+            else QuotaTable.none()
+        )
+        digest = hashlib.sha256()
+        for path in sorted(directory.iterdir()):
+            if path.suffix in {".cedar", ".cedarschema", ".toml"}:
+                digest.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
+        return dataclasses.replace(
+            self, quotas=quotas, directory=directory, digest=digest.hexdigest()
+        )
+
 
 class PolicyEngine:
     """Evaluates requests against the current `PolicySource`; reloadable without restart."""
@@ -164,6 +198,21 @@ class PolicyEngine:
         """Put `source` in force; requests already deciding finish on the old set."""
         with self._lock:
             self._source = source
+
+    def evaluate(
+        self,
+        principal: PrincipalFacts,
+        actions: Iterable[str],
+        resource: dict[str, str],
+        entities: list[dict[str, Any]],
+        context: dict[str, Any],
+    ) -> list[Decision]:
+        """Decide `actions` on `resource` with entities and context the caller built.
+
+        The staff rules (`veil.policy.decide_staff_order` and friends) build
+        tickets and break-glass grants as entities and come in here.
+        """
+        return self._decide(principal, actions, resource, entities, context)
 
     def decide_order(
         self, principal: PrincipalFacts, action: str, order: OrderFacts, *, now_ms: int

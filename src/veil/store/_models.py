@@ -23,23 +23,33 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ALERTS",
     "API_KEYS",
     "AUDIT_EVENTS",
+    "BREAK_GLASS",
     "INDEX_KEYS",
     "KEK_VERSIONS",
     "ORDERS",
     "PRINCIPALS",
+    "PSEUDONYM_KEYS",
+    "QUOTA_USAGE",
     "SUBJECTS",
     "SUBJECT_PHONES",
+    "TICKETS",
+    "Alert",
     "ApiKey",
     "AuditEvent",
     "Base",
+    "BreakGlassGrant",
     "IndexKey",
     "KekVersion",
     "Order",
     "Principal",
+    "PseudonymKey",
+    "QuotaUsage",
     "Subject",
     "SubjectPhoneIndex",
+    "Ticket",
 ]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
@@ -207,3 +217,105 @@ SUBJECTS = _table(Subject)
 SUBJECT_PHONES = _table(SubjectPhoneIndex)
 ORDERS = _table(Order)
 AUDIT_EVENTS = _table(AuditEvent)
+
+
+# ---- staff access: tickets, break-glass, reveal quotas, alerts, analyst pseudonyms ----
+
+
+class Ticket(Base):
+    """A support case on one order, assigned to one agent; open until ``closed_ms``.
+
+    Holds ids and times only: what the customer said stays in the platform's
+    own support tool, never here.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_order_agent", "order_id", "agent_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    # "service" when the platform opened it for a customer contact, "agent" when
+    # an agent opened it; policies trust the first more.
+    origin: Mapped[str] = mapped_column(String(16))
+    opened_by: Mapped[str] = mapped_column(String(40))
+    opened_ms: Mapped[int] = mapped_column(BigInteger)
+    closed_by: Mapped[str | None] = mapped_column(String(40))
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BreakGlassGrant(Base):
+    """Emergency access to one order: requested, approved by a second admin, expiring.
+
+    While pending, ``expires_ms`` is when the request lapses; once approved, it is
+    when access ends. The justification is operator text; the API refuses phone
+    and ID numbers in it, and it never enters the audit log or an alert.
+    """
+
+    __tablename__ = "break_glass"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    requester_role: Mapped[str] = mapped_column(String(16))
+    justification: Mapped[str] = mapped_column(Text)
+    minutes: Mapped[int] = mapped_column(Integer)
+    requested_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    approver_id: Mapped[str | None] = mapped_column(String(40))
+    approved_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_by: Mapped[str | None] = mapped_column(String(40))
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger)
+    alert_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class QuotaUsage(Base):
+    """Reveals used on one day by one principal (scope ``principal``) or one role (``role``).
+
+    Taking a unit is one ``UPDATE … SET used = used + 1 WHERE … AND used < limit``
+    whose row count says whether the unit was there, so two requests can never
+    both take the last one.
+    """
+
+    __tablename__ = "quota_usage"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(40), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Alert(Base):
+    """Something a security lead must look at (break-glass today; detection adds more).
+
+    ``evidence`` is JSON with ids, counts and times, never plaintext PII.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    principal_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    first_seen_ms: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger)
+    evidence: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class PseudonymKey(Base):
+    """The root secret of analysts' pseudonyms, wrapped by a KEK like a data key."""
+
+    __tablename__ = "pseudonym_keys"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+TICKETS = _table(Ticket)
+BREAK_GLASS = _table(BreakGlassGrant)
+QUOTA_USAGE = _table(QuotaUsage)
+ALERTS = _table(Alert)
+PSEUDONYM_KEYS = _table(PseudonymKey)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 __all__ = ["Prepared"]
@@ -48,6 +49,8 @@ class Prepared:
         try:
             cursor.execute(sql, self._args(positions, params))
             row = cursor.fetchone()
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection, sql, exc) from exc
         finally:
             cursor.close()
         return None if row is None or row_type is None else row_type(*row)
@@ -63,5 +66,20 @@ class Prepared:
                 cursor.execute(sql, self._args(positions, rows[0]))
             else:
                 cursor.executemany(sql, [self._args(positions, row) for row in rows])
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection, sql, exc) from exc
         finally:
             cursor.close()
+
+
+def _wrapped(connection: Connection, sql: str, error: Exception) -> Exception:
+    # The driver's own exception, wrapped the way Core would wrap it, so callers
+    # that turn `SQLAlchemyError` into `StorageUnavailable` see this one too.
+    return DBAPIError.instance(
+        sql,
+        None,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        dialect=connection.dialect,
+    )

@@ -9,9 +9,15 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from veil.crypto import BlindIndex, KeyProvider, Keyring, WrappedKey
+from veil.crypto import (
+    PSEUDONYM_KEY_CONTEXT,
+    BlindIndex,
+    KeyProvider,
+    Keyring,
+    WrappedKey,
+)
 from veil.errors import ConfigurationError, DecryptionFailed
-from veil.store import INDEX_KEYS, KEK_VERSIONS, SUBJECTS
+from veil.store import INDEX_KEYS, KEK_VERSIONS, PSEUDONYM_KEYS, SUBJECTS
 
 __all__ = [
     "KeyStatus",
@@ -151,34 +157,37 @@ def rewrap_all(
         done += len(rows)
         if progress:
             progress(min(done, total), total)
-    with engine.begin() as connection:
-        for version, kek, wrapped in connection.execute(
-            select(_INDEX.c.version, _INDEX.c.kek_version, _INDEX.c.wrapped).where(
-                _INDEX.c.kek_version != current
-            )
-        ).all():
-            secret = keyring.provider.unwrap(kek, wrapped, _INDEX_CONTEXT)
-            connection.execute(
-                update(_INDEX)
-                .where(_INDEX.c.version == version)
-                .values(
-                    kek_version=current,
-                    wrapped=keyring.provider.wrap(current, secret, _INDEX_CONTEXT),
+    # Blind-index keys and the analysts' pseudonym root are wrapped like data keys.
+    for table, context in ((_INDEX, _INDEX_CONTEXT), (PSEUDONYM_KEYS, PSEUDONYM_KEY_CONTEXT)):
+        with engine.begin() as connection:
+            for version, kek, wrapped in connection.execute(
+                select(table.c.version, table.c.kek_version, table.c.wrapped).where(
+                    table.c.kek_version != current
                 )
-            )
+            ).all():
+                secret = keyring.provider.unwrap(kek, wrapped, context)
+                connection.execute(
+                    update(table)
+                    .where(table.c.version == version)
+                    .values(
+                        kek_version=current,
+                        wrapped=keyring.provider.wrap(current, secret, context),
+                    )
+                )
     return done
 
 
 def key_status(engine: Engine, provider: KeyProvider) -> KeyStatus:
     """Summarise KEK versions and how many data keys each wraps."""
     with engine.connect() as connection:
-        counts: dict[Any, Any] = dict(
-            connection.execute(
+        counts: dict[Any, Any] = {
+            version: count
+            for version, count in connection.execute(
                 select(_SUBJECTS.c.kek_version, func.count())
                 .where(_SUBJECTS.c.dek_wrapped.is_not(None))
                 .group_by(_SUBJECTS.c.kek_version)
-            ).tuples()
-        )
+            )
+        }
         erased = (
             connection.scalar(select(func.count()).where(_SUBJECTS.c.dek_wrapped.is_(None))) or 0
         )

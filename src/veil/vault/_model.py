@@ -8,7 +8,7 @@ from veil.policy import PrincipalFacts
 
 __all__ = ["ROLES", "Address", "Caller", "OrderSpec", "RequestMeta"]
 
-ROLES = ("service", "rider", "merchant", "agent", "analyst", "admin", "customer")
+ROLES = ("service", "rider", "merchant", "agent", "analyst", "admin", "safety", "customer")
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from veil.ids import IdKind, is_id, new_id
 from veil.policy import Deny, MaskingProfile, OrderFacts, PolicyEngine
 from veil.store import API_KEYS, ORDERS, PRINCIPALS, SUBJECT_PHONES, SUBJECTS, Prepared
 from veil.vault._model import ROLES, Address, Caller, OrderSpec, RequestMeta
+from veil.vault._staff import STAFF_RELATION_ROLES, StaffViews
 from veil.vault._views import build_view, iso_ms, order_field_ref
 
 __all__ = ["MAX_BATCH", "Vault"]
@@ -328,6 +329,9 @@ class Vault:
         """Crypto-shred a subject: destroy its data key; nothing of it decrypts again."""
         now_ms = self._now_ms()
         self._require_vault_action(caller, "erase_subject", now_ms, meta)
+        if not is_id(subject_id, IdKind.SUBJECT):
+            # Checked before the query: PostgreSQL refuses some strings (NUL) outright.
+            raise NotFound("no such subject")
         with self._transaction() as connection:
             result = connection.execute(
                 update(_SUBJECTS)
@@ -369,7 +373,9 @@ class Vault:
             merchants = set(
                 connection.scalars(
                     select(_PRINCIPALS.c.id).where(
-                        _PRINCIPALS.c.id.in_({s.merchant_id for s in specs}),
+                        _PRINCIPALS.c.id.in_(
+                            {s.merchant_id for s in specs if is_id(s.merchant_id, IdKind.PRINCIPAL)}
+                        ),
                         _PRINCIPALS.c.role == "merchant",
                         _PRINCIPALS.c.status == "active",
                     )
@@ -424,7 +430,11 @@ class Vault:
             if row.state not in sources:
                 refusal = Conflict(f"cannot {event} an order in state '{row.state}'")
             elif event == "assign":
-                if rider_id is None or not self._is_active(connection, rider_id, "rider"):
+                if (
+                    rider_id is None
+                    or not is_id(rider_id, IdKind.PRINCIPAL)
+                    or not self._is_active(connection, rider_id, "rider")
+                ):
                     raise InvalidInput("rider_id must name an active rider")
                 if rider_id == row.rider_id:
                     refusal = Conflict("the order is already assigned to this rider")
@@ -540,15 +550,25 @@ class Vault:
                         rows[order_id] = row
             found = [rows[oid] for oid in order_ids if oid in rows]
             facts_by_id = {row.id: _order_facts(row) for row in found}
-            decisions = dict(
-                zip(
-                    facts_by_id,
-                    self.policy.decide_orders(
-                        principal, "view_order", list(facts_by_id.values()), now_ms=now_ms
-                    ),
-                    strict=True,
-                )
+            # Agents, admins and safety officers see an order only through their
+            # own ticket or break-glass grant on it, which the decision must read.
+            staff = (
+                StaffViews(self.policy, connection, caller, now_ms)
+                if caller.role in STAFF_RELATION_ROLES
+                else None
             )
+            if staff is not None:
+                decisions = staff.decide(facts_by_id)
+            else:
+                decisions = dict(
+                    zip(
+                        facts_by_id,
+                        self.policy.decide_orders(
+                            principal, "view_order", list(facts_by_id.values()), now_ms=now_ms
+                        ),
+                        strict=True,
+                    )
+                )
             for order_id in order_ids:
                 row = rows.get(order_id)
                 audited_id = order_id if is_id(order_id, IdKind.ORDER) else None
@@ -569,7 +589,11 @@ class Vault:
                 facts = facts_by_id[order_id]
                 decision = decisions[order_id]
                 if isinstance(decision, Deny):
-                    known = self.policy.decide_order(principal, "know_order", facts, now_ms=now_ms)
+                    known = (
+                        staff.know(facts)
+                        if staff is not None
+                        else self.policy.decide_order(principal, "know_order", facts, now_ms=now_ms)
+                    )
                     error: VeilError = (
                         AccessDenied(decision.reason)
                         if known.allowed
@@ -587,6 +611,7 @@ class Vault:
                             decision="deny",
                             policy_ids=decision.policy_ids,
                             reason=decision.reason if known.allowed else "not found",
+                            detail=staff.detail(order_id) if staff is not None else None,
                         )
                     )
                     continue
@@ -603,6 +628,7 @@ class Vault:
                         subject_id=row.subject_id,
                         fields=disclosed,
                         policy_ids=decision.policy_ids,
+                        detail=staff.detail(order_id) if staff is not None else None,
                     )
                 )
             append_events(connection, records)
