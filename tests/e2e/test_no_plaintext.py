@@ -23,6 +23,7 @@ from tests._require import require
 from veil.crypto import normalize_phone
 from veil.errors import VeilError
 from veil.policy import mask_name, mask_phone
+from veil.redact import default_redactor
 from veil.sim import DemoCity, seed_demo
 
 # The demo's invented customers, read from the module that seeds them so this
@@ -64,7 +65,13 @@ def _needles() -> dict[str, bytes]:
         for form in (f'"{room}"', f'"room": "{room}"', f"{room}室", f"{address.floor}{room}"):
             needles[f"room {form}"] = form.encode()
     for note in NOTES:
-        needles[f"note {note}"] = note.encode()
+        # The redacted copy riders read is stored in clear by design; what must
+        # not be anywhere is the original of a note that had PII, or its PII.
+        findings = default_redactor().redact(note).findings
+        if findings:
+            needles[f"note {note}"] = note.encode()
+        for finding in findings:
+            needles[f"note PII {finding.entity_type}"] = note[finding.start : finding.end].encode()
     return needles
 
 

@@ -23,6 +23,7 @@ from veil.api._schemas import (
     OrderIn,
     OrderViewsIn,
     PhoneLookupIn,
+    RedactIn,
     SubjectIn,
 )
 from veil.errors import AuthenticationFailed, VeilError
@@ -217,6 +218,18 @@ def create_app(vault: Vault, *, max_body_bytes: int = 1_048_576) -> FastAPI:
             who, order_id, body.event, rider_id=body.rider_id, meta=request_meta
         )
         return {"order_id": order_id, "state": state}
+
+    @app.post("/v1/redact", tags=["redaction"])
+    def redact(body: RedactIn, who: Auth, request_meta: Meta) -> dict[str, Any]:
+        """Replace PII typed into free text with placeholders (service only).
+
+        For text Veil does not store, such as rider-customer chat. Findings give
+        offsets and types, never the covered text.
+        """
+        text, findings = vault.redact_text(
+            who, body.text, language=body.language, meta=request_meta
+        )
+        return {"text": text, "findings": findings}
 
     @app.get("/v1/me/orders", tags=["orders"])
     def my_orders(who: Auth, request_meta: Meta) -> dict[str, Any]:

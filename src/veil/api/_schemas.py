@@ -13,6 +13,7 @@ __all__ = [
     "OrderIn",
     "OrderViewsIn",
     "PhoneLookupIn",
+    "RedactIn",
     "SubjectIn",
 ]
 
@@ -74,6 +75,13 @@ class OrderEventIn(_Strict):
 
     event: Annotated[str, Field(max_length=16)]
     rider_id: Annotated[str | None, Field(max_length=40)] = None
+
+
+class RedactIn(_Strict):
+    """Free text to redact (chat messages, notes): at most 5,000 characters."""
+
+    text: Annotated[str, Field(max_length=5000)]
+    language: Annotated[str, Field(pattern="^(zh|en)$")] = "zh"
 
 
 class OrderViewsIn(_Strict):

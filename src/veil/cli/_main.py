@@ -18,6 +18,7 @@ from veil.cli._common import (
     load_settings,
     vault_from_settings,
 )
+from veil.cli._redact import redact_command
 from veil.cli._staff import policy_app, tickets_app
 from veil.vault import ROLES, init_vault, key_status, rewrap_all
 
@@ -40,6 +41,7 @@ demo_app = typer.Typer(help="The demo city used by `make run`.", no_args_is_help
 app.add_typer(principals_app, name="principals")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
+app.command("redact")(redact_command)
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(policy_app, name="policy")
 

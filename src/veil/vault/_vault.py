@@ -42,6 +42,7 @@ from veil.errors import (
 )
 from veil.ids import IdKind, is_id, new_id
 from veil.policy import Deny, MaskingProfile, OrderFacts, PolicyEngine
+from veil.redact import default_redactor
 from veil.store import API_KEYS, ORDERS, PRINCIPALS, SUBJECT_PHONES, SUBJECTS, Prepared
 from veil.vault._model import ROLES, Address, Caller, OrderSpec, RequestMeta
 from veil.vault._staff import STAFF_RELATION_ROLES, StaffViews
@@ -357,6 +358,25 @@ class Vault:
                 ],
             )
         self.keyring.cache.evict(subject_id)
+
+    def redact_text(
+        self, caller: Caller, text: str, *, language: str = "zh", meta: RequestMeta = _NO_META
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Redact free text for the platform (e.g. rider-customer chat); return text and findings.
+
+        Findings carry offsets and types, never the text they cover.
+        """
+        now_ms = self._now_ms()
+        self._require_vault_action(caller, "ingest", now_ms, meta)
+        if len(text) > 5000:
+            raise InvalidInput("text must be at most 5,000 characters")
+        if language not in {"zh", "en"}:
+            raise InvalidInput("language must be zh or en")
+        redaction = default_redactor().redact(text, language=language)  # type: ignore[arg-type]
+        findings = [
+            {"start": f.start, "end": f.end, "type": str(f.entity_type)} for f in redaction.findings
+        ]
+        return redaction.text, findings
 
     # ------------------------------------------------------------------ orders
 
@@ -719,7 +739,12 @@ class Vault:
             "addr_street_ct": seal("addr_street", part("street", "building", "landmark")),
             "addr_detail_ct": seal("addr_detail", part("unit", "floor", "room")),
             "note_ct": seal("note", spec.note) if spec.note else None,
-            "note_redacted": None,
+            # What riders, merchants and staff read: the note with the PII
+            # customers type into it ("到了打我电话138…") replaced by placeholders.
+            # NUL is dropped from this clear-text copy: PostgreSQL text refuses it.
+            "note_redacted": (
+                default_redactor().redact(spec.note).text.replace("\x00", "") if spec.note else None
+            ),
         }
 
     def _order_row_by_id(self, connection: Connection, order_id: str) -> Any:
