@@ -15,6 +15,11 @@ SCRIPTS = [
     ["core_inprocess.py"],
     ["core_http.py"],
     ["audit_merkle.py", "--events", "1000000"],
+    ["audit_integrate.py"],
+    ["policy_decision.py"],
+    ["numbers_bind.py"],
+    ["numbers_route_http.py"],
+    ["watch_overhead.py"],
     ["redact_eval.py", "--notes", "2000"],
 ]
 

@@ -70,6 +70,9 @@ CONFINED = {
     "starlette": {"api"},
     "typer": {"cli"},
     "rich": {"cli"},
+    # Rate limits and cross-process counters belong to the watch.
+    "limits": {"watch"},
+    "redis": {"watch"},
 }
 
 

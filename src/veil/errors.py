@@ -18,10 +18,12 @@ an opaque 500 that is logged, never explained to the caller::
     │
     │   declared next to the code that raises them (all subclasses of VeilError):
     ├── veil.crypto.SignatureInvalid          a signed note does not verify
+    ├── veil.numbers.ProviderUnavailable      a telephony provider refused or did not answer
     ├── veil.audit.ProofError                 an inclusion / consistency proof does not verify
     ├── veil.audit.CheckpointInvalid          a checkpoint note is malformed or mis-signed
     ├── veil.audit.AuditVerificationFailed    an audit export failed offline verification
-    └── veil.audit.WitnessConflict (Conflict) a witness refuses a rollback or a fork
+    ├── veil.audit.WitnessConflict (Conflict) a witness refuses a rollback or a fork
+    └── veil.audit.IntegratorLockLost (Conflict) another integrator took the log's lock
 
 Messages never carry plaintext PII: they name ids, states and fields, not values.
 """

@@ -27,6 +27,8 @@ class IdKind(enum.StrEnum):
     ALERT = "alr"
     REQUEST = "req"
     BREAK_GLASS = "brk"
+    CALL = "cal"
+    LEAK_SIGNAL = "lks"
 
 
 _BODY = re.compile(r"^[a-z2-7]{26}$")

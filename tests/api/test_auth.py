@@ -18,10 +18,25 @@ from veil.store import API_KEYS
 
 def _v1_routes(client: TestClient) -> list[tuple[str, str]]:
     """Every (method, concrete path) the app serves under /v1, ids filled in."""
-    fillers = {"order_id": new_id(IdKind.ORDER), "subject_id": new_id(IdKind.SUBJECT)}
+    fillers = {
+        "order_id": new_id(IdKind.ORDER),
+        "subject_id": new_id(IdKind.SUBJECT),
+        "ticket_id": new_id(IdKind.TICKET),
+        "grant_id": new_id(IdKind.BREAK_GLASS),
+        "alert_id": new_id(IdKind.ALERT),
+        "principal_id": new_id(IdKind.PRINCIPAL),
+    }
     routes: list[tuple[str, str]] = []
     app: Any = client.app
-    for route in app.routes:
+    # A router added with `include_router` is one entry of the table; list its routes too.
+    every = [
+        route
+        for entry in app.routes
+        for route in (
+            entry.original_router.routes if hasattr(entry, "original_router") else [entry]
+        )
+    ]
+    for route in every:
         if not isinstance(route, APIRoute) or not route.path.startswith("/v1"):
             continue
         path = re.sub(r"\{(\w+)\}", lambda m: fillers[m.group(1)], route.path)

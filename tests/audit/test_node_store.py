@@ -1,7 +1,7 @@
 """The NodeStore contract: every implementation runs these tests.
 
-The database-backed store joins `STORES` with a factory that returns a fresh,
-empty store.
+Each entry of `STORES` makes a fresh, empty store for one test: in memory, or
+in the database (SQLite and PostgreSQL), inside a transaction the test owns.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.audit._db import database_url
+from veil.audit import DatabaseNodeStore
 from veil.audit._merkle import (
     HASH_SIZE,
     MemoryNodeStore,
@@ -21,13 +23,31 @@ from veil.audit._merkle import (
     leaf_hash,
     root_hash,
 )
+from veil.store import make_engine
 
-STORES: dict[str, Callable[[], NodeStore]] = {"memory": MemoryNodeStore}
+
+def _database(backend: str) -> Callable[[pytest.FixtureRequest], NodeStore]:
+    def make(request: pytest.FixtureRequest) -> NodeStore:
+        engine = make_engine(database_url(request, backend))
+        connection = engine.connect()
+        connection.begin()
+        request.addfinalizer(engine.dispose)
+        request.addfinalizer(connection.close)
+        return DatabaseNodeStore(connection)
+
+    return make
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest], NodeStore]] = {
+    "memory": lambda _: MemoryNodeStore(),
+    "database-sqlite": _database("sqlite"),
+    "database-postgres": _database("postgres"),
+}
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request: pytest.FixtureRequest) -> NodeStore:
-    return STORES[request.param]()
+    return STORES[request.param](request)
 
 
 def _leaves(start: int, count: int) -> list[bytes]:
@@ -77,3 +97,13 @@ def test_an_empty_batch_changes_nothing(store: NodeStore) -> None:
     append_leaves(store, _leaves(0, 2))
     assert append_leaves(store, []) == 2
     assert store.size() == 2
+
+
+def test_a_run_that_leaves_a_gap_or_overlaps_is_refused(store: NodeStore) -> None:
+    append_leaves(store, _leaves(0, 4))
+    node = bytes(HASH_SIZE)
+    for bad in ([NodeRun(0, 5, node)], [NodeRun(0, 3, node)], [NodeRun(2, 0, node)]):
+        with pytest.raises(ValueError, match="does not continue"):
+            store.put_nodes(bad, 5)
+    assert store.size() == 4
+    assert len(store.get_nodes([NodeId(0, 3), NodeId(2, 0)])) == 2

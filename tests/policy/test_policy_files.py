@@ -24,7 +24,14 @@ def test_the_shipped_policies_load_with_ids_grants_and_reasons() -> None:
     ids = set(source.id_by_policy.values())
     assert {"view.rider.to-building", "view.rider.to-door", "deny.rider.window-closed"} <= ids
     # Every permit on view_order grants something; every forbid says why.
-    assert source.grants_by_policy["view.rider.to-door"] >= {"address.full", "phone.masked"}
+    assert source.grants_by_policy["view.rider.to-door"] >= {"address.full", "phone.virtual"}
+    # Riders reach the customer through a virtual number: no rider policy grants
+    # any form of the real phone (veil.numbers).
+    rider_views = ("view.rider.to-building", "view.rider.to-door", "view.rider.grace")
+    for policy_id in rider_views:
+        assert {g for g in source.grants_by_policy[policy_id] if g.startswith("phone")} == {
+            "phone.virtual"
+        }
     assert "address.full" not in source.grants_by_policy["view.rider.to-building"]
     assert source.reason_by_policy["deny.rider.window-closed"] == "delivery window closed"
     assert all(reason for reason in source.reason_by_policy.values())

@@ -167,7 +167,12 @@ def test_a_ciphertext_moved_to_another_row_fails_closed(
     before = city.vault.view_order(city.customers[0], target)
     _copy_column(city.vault, column, source, target, into=into)
     city.vault.keyring.cache.clear()
-    for caller in (city.customers[0], city.riders[0]):
+    # A rider's view opens no phone (it carries a virtual number instead), so
+    # only the customer's view reads a swapped phone column.
+    readers = [city.customers[0]]
+    if (into or column) != "phone_ct":
+        readers.append(city.riders[0])
+    for caller in readers:
         with pytest.raises(DecryptionFailed) as error:
             city.vault.view_order(caller, target)
         assert "8001" not in error.value.message

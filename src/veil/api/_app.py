@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from veil import __version__
 from veil.api._errors import install_error_handlers, status_for
+from veil.api._flows import flow_of
 from veil.api._schemas import (
     AddressIn,
     BatchOrdersIn,
@@ -29,7 +30,7 @@ from veil.api._schemas import (
 )
 from veil.errors import AuthenticationFailed, VeilError
 from veil.ids import IdKind, new_id
-from veil.vault import Address, Caller, OrderSpec, RequestMeta, Vault
+from veil.vault import Address, Caller, OrderSpec, RequestMeta, Vault, admit
 
 __all__ = ["create_app"]
 
@@ -119,7 +120,14 @@ async def _caller(request: Request) -> Caller:
     if not api_key:
         raise AuthenticationFailed("an API key is required (Authorization: Bearer veil_…)")
     vault: Vault = request.app.state.vault
-    return vault.authenticate(api_key)
+    # Authentication, then the rate limits of the principal, the key, the
+    # client address and the route's business flow (veil.watch).
+    flow = flow_of(request.method, getattr(request.scope.get("route"), "path", None))
+    meta = await _meta(request)
+    if vault.watch is not None and vault.watch.remote:
+        # Limits kept in Redis cost round trips: off the event loop with them.
+        return await run_in_threadpool(admit, vault, api_key, flow=flow, meta=meta)
+    return admit(vault, api_key, flow=flow, meta=meta)
 
 
 async def _meta(request: Request) -> RequestMeta:
@@ -246,6 +254,15 @@ def create_app(vault: Vault, *, max_body_bytes: int = 1_048_576) -> FastAPI:
     from veil.api._staff_routes import router as staff_router  # noqa: PLC0415
 
     app.include_router(staff_router)
+    from veil.api._numbers_routes import router as numbers_router  # noqa: PLC0415
+
+    app.include_router(numbers_router)
+    from veil.api._audit_routes import router as audit_router  # noqa: PLC0415
+
+    app.include_router(audit_router)
+    from veil.api._watch_routes import router as watch_router  # noqa: PLC0415
+
+    app.include_router(watch_router)
     return app
 
 

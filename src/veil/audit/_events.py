@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, insert
 
 from veil.store import AUDIT_EVENTS, Prepared
 
-__all__ = ["AuditRecord", "AuditTag", "append_events"]
+__all__ = ["AuditRecord", "AuditTag", "append_events", "collect_appended", "stop_collecting"]
 
 _COLUMNS = (
     "at_ms",
@@ -74,6 +74,27 @@ class AuditTag(enum.StrEnum):
     POLICIES_RELOADED = "admin:policies:reloaded"
     POLICIES_RELOAD_REFUSED = "admin:policies:reload_refused"
     ALERT_RAISED = "watch:alert:raised"
+    # The watch: rate limits, alert handling, automatic responses and their reversal.
+    REQUEST_RATE_LIMITED = "api:request:rate_limited"
+    ALERT_ACKNOWLEDGED = "watch:alert:acknowledged"
+    ALERT_CLOSED = "watch:alert:closed"
+    ALERTS_LISTED = "watch:alerts:listed"
+    PRINCIPAL_SUSPENDED = "watch:principal:suspended"
+    PRINCIPAL_STEPPED_UP = "watch:principal:stepped_up"
+    PRINCIPAL_REINSTATED = "admin:principal:reinstated"
+    REVEAL_APPROVED = "admin:reveal:approved"
+    # Privacy numbers: pool, registered phones, bindings, routed calls, leak signals.
+    NUMBERS_IMPORTED = "numbers:pool:imported"
+    PARTY_PHONE_REGISTERED = "numbers:phone:registered"
+    NUMBER_BOUND = "numbers:binding:bound"
+    NUMBER_FALLBACK = "numbers:binding:fallback"
+    NUMBER_RELEASED = "numbers:binding:released"
+    BINDINGS_LISTED = "numbers:bindings:listed"
+    CALL_CONNECTED = "numbers:call:connected"
+    CALL_REJECTED = "numbers:call:rejected"
+    LEAK_SIGNAL = "numbers:leak:signal"
+    # The audit log itself: a subject's access log was read (by the customer or for them).
+    ACCESS_LOG_READ = "audit:access_log:read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,4 +138,29 @@ class AuditRecord:
 
 def append_events(connection: Connection, records: Iterable[AuditRecord]) -> None:
     """Insert `records` inside the caller's transaction; any failure propagates."""
-    _INSERT.run_many(connection, [record.row() for record in records])
+    batch = list(records)
+    _INSERT.run_many(connection, [record.row() for record in batch])
+    collected = connection.info.get(_COLLECTED)
+    if collected is not None:
+        collected.extend(batch)
+
+
+# Where `collect_appended` keeps its list, in the connection's own info dict.
+_COLLECTED = "veil.audit.collected"
+
+
+def collect_appended(connection: Connection) -> list[AuditRecord]:
+    """Copy every record appended on `connection` from now on into the returned list.
+
+    The vault asks for this when a transaction begins and hands the list to the
+    watch once the transaction has committed, so detection sees exactly what the
+    audit log holds. `stop_collecting` ends it.
+    """
+    collected: list[AuditRecord] = []
+    connection.info[_COLLECTED] = collected
+    return collected
+
+
+def stop_collecting(connection: Connection) -> None:
+    """End `collect_appended` on `connection`."""
+    connection.info.pop(_COLLECTED, None)

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from veil.audit._canonical import canonical_event, parse_event
 from veil.audit._checkpoint import Checkpoint, CheckpointInvalid, parse_and_verify_checkpoint
 from veil.audit._export import EXPORT_FORMAT
 from veil.audit._merkle import EMPTY_ROOT, node_hash
 from veil.audit._witness import read_witness_checkpoints
 from veil.crypto import NoteVerifier
-from veil.errors import VeilError
+from veil.errors import InvalidInput, VeilError
 
 __all__ = [
     "AuditVerificationFailed",
@@ -54,6 +55,9 @@ _MAX_ANOMALIES = 10_000
 _EVENT_SKELETON = (b"{", b"i", b"e", b":", b",", b"h", b":", b"}\n")
 _INDEX_TOKEN = re.compile(rb":(0|[1-9][0-9]*),")
 _NO_CHECK = 1 << 64
+# Mismatched events whose bytes are kept to look for rows that traded places
+# (a quadratic search, so it stays small).
+_MAX_TRADED = 64
 # A header is a few dozen bytes; reading it must not swallow a file without newlines.
 _MAX_HEADER = 64 * 1024
 
@@ -221,6 +225,9 @@ class _ExportVerification:
         self._last_line = 1
         # Raw per-event evidence, classified once the whole file has been read.
         self._leaf_mismatches: dict[int, tuple[bytes, bytes]] = {}
+        # The event bytes of the first few mismatches, to tell rows that traded
+        # places (each keeping its own seq) from edits.
+        self._mismatched_events: dict[int, bytes] = {}
         self._gaps: list[tuple[int, int]] = []
         self._late: dict[int, int] = {}
         self._anomalies: list[int] = []
@@ -411,7 +418,7 @@ class _ExportVerification:
                 continue
             leaf = sha256(b"\x00" + event).digest()
             if b2a(leaf, newline=False) != parts[9]:
-                self._leaf_mismatch(number, index, parts[9], leaf)
+                self._leaf_mismatch(number, index, parts[9], leaf, event)
             if index != expected:
                 expected = self._index_anomaly(number, index, expected)
             else:
@@ -465,7 +472,9 @@ class _ExportVerification:
         if len(self._anomalies) < _MAX_ANOMALIES:
             self._anomalies.append(index)
 
-    def _leaf_mismatch(self, number: int, index: int, recorded: bytes, leaf: bytes) -> None:
+    def _leaf_mismatch(
+        self, number: int, index: int, recorded: bytes, leaf: bytes, event: bytes
+    ) -> None:
         try:
             recorded_hash = binascii.a2b_base64(recorded, strict_mode=True)
         except binascii.Error:
@@ -475,6 +484,8 @@ class _ExportVerification:
         self._note_anomaly(index)
         if len(self._leaf_mismatches) < _MAX_ANOMALIES:
             self._leaf_mismatches.setdefault(index, (recorded_hash, leaf))
+        if len(self._mismatched_events) < _MAX_TRADED:
+            self._mismatched_events.setdefault(index, event)
 
     def _index_anomaly(self, number: int, index: int, expected: int) -> int:
         """Record an event index out of sequence; return the next expected index."""
@@ -566,6 +577,7 @@ class _ExportVerification:
         """
         mismatches = self._leaf_mismatches
         index_of_recorded = {recorded: i for i, (recorded, _) in mismatches.items()}
+        traded = self._traded_places()
         done: set[int] = set()
         for i in sorted(mismatches):
             if i in done:
@@ -595,6 +607,14 @@ class _ExportVerification:
                     i,
                     f"event {i} holds the event the log integrated at index {j}",
                 )
+            elif i in traded:
+                done.add(traded[i])
+                self._fail(
+                    FailureKind.EVENTS_REORDERED,
+                    i,
+                    f"events {i} and {traded[i]} traded places: each row now holds the other's"
+                    " event under its own sequence number",
+                )
             else:
                 self._fail(
                     FailureKind.EVENT_EDITED,
@@ -602,6 +622,36 @@ class _ExportVerification:
                     f"event {i} was edited: its bytes no longer hash to the leaf the log"
                     " integrated",
                 )
+
+    def _traded_places(self) -> dict[int, int]:
+        """Pair up events whose rows swapped contents but each kept its own ``seq``.
+
+        Veil's event bytes (``veil-audit-event/1``) carry the row's ``seq``, so
+        two rows that traded places hash to neither leaf. Giving each the
+        other's ``seq`` back must reproduce both integrated leaves exactly.
+        """
+        rows = {}
+        for index, data in self._mismatched_events.items():
+            try:
+                rows[index] = parse_event(data)
+            except InvalidInput:
+                continue
+        recorded = {index: self._leaf_mismatches[index][0] for index in rows}
+
+        def moved(index: int, seq: object) -> bytes:
+            return hashlib.sha256(b"\x00" + canonical_event({**rows[index], "seq": seq})).digest()
+
+        pairs: dict[int, int] = {}
+        for i in sorted(rows):
+            for j in sorted(rows):
+                if i == j or i in pairs or j in pairs:
+                    continue
+                if (
+                    moved(i, rows[j]["seq"]) == recorded[j]
+                    and moved(j, rows[i]["seq"]) == recorded[i]
+                ):
+                    pairs[i], pairs[j] = j, i
+        return pairs
 
     def _consume_run(self, start: int, done: set[int]) -> int:
         """Mark the contiguous mismatches after `start` as one renumbering; return how many."""

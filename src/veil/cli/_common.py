@@ -15,7 +15,7 @@ from veil.vault import Vault, open_vault
 __all__ = ["console", "err_console", "fail_on_veil_errors", "load_settings", "vault_from_settings"]
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # paths in errors stay whole
 
 
 def load_settings() -> Settings:

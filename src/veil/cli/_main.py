@@ -11,6 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from veil.audit import ensure_signing_key, public_key_path
+from veil.cli._audit import audit_app
 from veil.cli._common import (
     console,
     err_console,
@@ -18,9 +20,20 @@ from veil.cli._common import (
     load_settings,
     vault_from_settings,
 )
+from veil.cli._numbers import numbers_app
 from veil.cli._redact import redact_command
 from veil.cli._staff import policy_app, tickets_app
-from veil.vault import ROLES, init_vault, key_status, rewrap_all
+from veil.cli._watch import add_principal_commands, alerts_app, sim_app
+from veil.crypto import normalize_phone
+from veil.errors import InvalidInput
+from veil.vault import (
+    ROLES,
+    init_vault,
+    integrator_from_settings,
+    key_status,
+    register_party_phone,
+    rewrap_all,
+)
 
 __all__ = ["app", "main"]
 
@@ -41,9 +54,14 @@ demo_app = typer.Typer(help="The demo city used by `make run`.", no_args_is_help
 app.add_typer(principals_app, name="principals")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
-app.command("redact")(redact_command)
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(policy_app, name="policy")
+app.add_typer(numbers_app, name="numbers")
+app.add_typer(audit_app, name="audit")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(sim_app, name="sim")
+app.command("redact")(redact_command)
+add_principal_commands(principals_app)
 
 
 @app.command()
@@ -62,6 +80,12 @@ def init() -> None:
     if report.registered_kek_versions:
         versions = ", ".join(map(str, report.registered_kek_versions))
         console.print(f"registered KEK version(s) {versions}")
+    with fail_on_veil_errors():
+        if ensure_signing_key(settings.audit_signing_key, settings.audit_origin):
+            console.print(
+                f"created audit signing key [bold]{settings.audit_signing_key}[/] (mode 0600);"
+                f" public key {public_key_path(settings.audit_signing_key)}"
+            )
     console.print(
         "[green]ready.[/] Next: `veil demo seed` or `veil principals create service backend`"
     )
@@ -81,7 +105,11 @@ def serve(
     settings = load_settings()
     # Open once here so that a bad key file or an uninitialised database fails
     # with a clear message before the server starts.
-    vault_from_settings(settings).engine.dispose()
+    vault = vault_from_settings(settings)
+    if settings.audit_integrator:
+        with fail_on_veil_errors():
+            integrator_from_settings(settings, vault.engine)
+    vault.engine.dispose()
     uvicorn.run(
         "veil.api._serve:app_from_settings",
         factory=True,
@@ -102,12 +130,24 @@ def principals_create(
     subject: Annotated[
         str | None, typer.Option(help="For customers: the sub_… id they stand for.")
     ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option(help="For riders and merchants: their own phone, for virtual numbers."),
+    ] = None,
 ) -> None:
     """Create a principal and print its API key (shown once, stored only as a hash)."""
     vault = vault_from_settings(load_settings())
     with fail_on_veil_errors():
+        if phone is not None:
+            if role not in ("rider", "merchant"):
+                raise InvalidInput("--phone is for riders and merchants")
+            normalize_phone(phone, vault.default_region)  # refuse a bad phone before creating
         principal_id, api_key = vault.create_principal(role, label, subject_id=subject)
+        if phone is not None:
+            register_party_phone(vault, principal_id, phone)
     console.print(f"principal [bold]{principal_id}[/] ({role}, {label})")
+    if phone is not None:
+        console.print("phone registered (sealed; virtual numbers connect to it)")
     console.print(f"API key: [bold yellow]{api_key}[/]  (shown once; store it now)")
 
 
@@ -206,12 +246,24 @@ def demo_seed(
         vault = vault_from_settings(load_settings())
         with fail_on_veil_errors():
             city = seed_demo(vault)
-        document = {"keys": city.keys, "orders": city.orders}
+        document = {
+            "keys": city.keys,
+            "orders": city.orders,
+            "phones": city.phones,
+            "scraper": city.scraper,
+        }
         keys_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
     _print_demo(document, base_url)
+    scraper = document.get("scraper")
+    if scraper:
+        console.print(
+            f"\n[bold]a simulated scraper[/] ({scraper['label']}) walked random order ids with"
+            f" a rider key; the watch suspended it after {scraper['requests']} requests."
+            " See `veil alerts list`."
+        )
 
 
 @demo_app.command("env")
@@ -233,6 +285,8 @@ def demo_env(
         print(f"export {name}={api_key} {name}_ID={principal_id}")
     for state, order_id in document["orders"].items():
         print(f"export ORDER_{state.upper()}={order_id}")
+    for label, phone in document.get("phones", {}).items():
+        print(f"export {label.upper().replace('-', '_')}_PHONE={phone}")
 
 
 def _print_demo(document: dict[str, dict[str, list[str]]], base_url: str) -> None:

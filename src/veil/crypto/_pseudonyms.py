@@ -25,6 +25,7 @@ PSEUDONYM_KEY_CONTEXT = b"veil-pseudonym-root"
 _ROOT_BYTES = 32
 # Version marker in the derivation label: a new scheme gets new pseudonyms.
 _INFO = b"veil/pseudonym/v1/"
+_PURPOSE_SALT = b"veil/pseudonym/v1/purpose"
 
 
 class PseudonymKey:
@@ -64,5 +65,19 @@ class Pseudonymizer:
             length=32,
             salt=None,
             info=_INFO + principal_id.encode("ascii"),
+        ).derive(self._root)
+        return PseudonymKey(derived)
+
+    def for_purpose(self, purpose: str) -> PseudonymKey:
+        """Return the one key of a purpose every caller shares (e.g. access-log labels).
+
+        Derived with its own HKDF salt, so no principal's key can equal it,
+        whatever string `for_principal` is given.
+        """
+        derived = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=_PURPOSE_SALT,
+            info=_INFO + purpose.encode("ascii"),
         ).derive(self._root)
         return PseudonymKey(derived)

@@ -80,7 +80,8 @@ ADDRESS_LEVELS: Mapping[str, tuple[str, ...]] = {
 # Disclosure levels per field, weakest first; a view shows the strongest granted.
 _LEVELS: Mapping[str, tuple[str, ...]] = {
     "name": ("masked", "full"),
-    "phone": ("masked", "full"),
+    # virtual: the party's virtual number (veil.numbers), no form of the real one.
+    "phone": ("virtual", "masked", "full"),
     "address": ("district", "building", "full"),
     "note": ("redacted", "original"),
     "order": ("state", "tokens"),

@@ -1,7 +1,9 @@
 """A small demo city: a few customers, merchants, riders, staff, and orders in every state.
 
 Every name, phone and address here is invented. The phones use the 138-0013
-block, which looks real to a phone parser but is the classic placeholder.
+block, which looks real to a phone parser but is the classic placeholder;
+riders' and merchants' own phones the 139-0013 block, and the virtual-number
+pools the 170 range that virtual operators use.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from veil.clock import Clock
-from veil.vault import Address, Caller, OrderSpec, Vault
+from veil.numbers import PoolEntry
+from veil.sim._scraper import catch_a_scraper
+from veil.vault import Address, Caller, OrderSpec, Vault, import_numbers, register_party_phone
 
 __all__ = ["DemoCity", "seed_demo"]
 
@@ -55,6 +59,13 @@ _CUSTOMERS = [
 ]
 
 
+_DEMO_POOL = [
+    PoolEntry(f"+861700000{n:04d}", city)
+    for city, numbers in (("北京市", range(101, 111)), ("广州市", range(201, 211)))
+    for n in numbers
+]
+
+
 @dataclass
 class DemoCity:
     """What the demo seeded: principals with their one-time API keys, and orders by state."""
@@ -62,6 +73,10 @@ class DemoCity:
     keys: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     orders: dict[str, str] = field(default_factory=dict)
     subjects: list[str] = field(default_factory=list)
+    # Riders' and merchants' own (registered) phones, by label.
+    phones: dict[str, str] = field(default_factory=dict)
+    # The simulated scraper the watch caught: its label and requests before suspension.
+    scraper: dict[str, object] = field(default_factory=dict)
 
     def key(self, label: str) -> str:
         """Return the API key of the principal labelled `label`."""
@@ -91,9 +106,18 @@ def seed_demo(vault: Vault) -> DemoCity:
     service = principal("service", "platform-backend")
     merchants = [principal("merchant", name) for name in ("merchant-jiaozi", "merchant-milktea")]
     riders = [principal("rider", f"rider-{n}") for n in (1, 2, 3)]
+    # Virtual numbers: a small pool per city, and every rider's and merchant's own phone.
+    import_numbers(vault, _DEMO_POOL)
+    for n, party in enumerate([*riders, *merchants], start=1):
+        label = next(k for k, v in city.keys.items() if v[0] == party.principal_id)
+        city.phones[label] = f"+86139001390{n:02d}"
+        register_party_phone(vault, party.principal_id, city.phones[label])
     principal("agent", "agent-1")
     principal("analyst", "analyst-1")
     principal("admin", "admin-1")
+    # A second admin approves break-glass; a safety officer asks for it (README).
+    principal("admin", "admin-2")
+    principal("safety", "safety-1")
     for name, phones, address in _CUSTOMERS:
         city.subjects.append(
             vault.create_subject(service, name=name, phones=phones, addresses=[address])
@@ -151,4 +175,14 @@ def seed_demo(vault: Vault) -> DemoCity:
     city.orders["reassigned"] = order(3, 1)
     move(city.orders["reassigned"], "accept", "assign", rider=riders[1])
     move(city.orders["reassigned"], "assign", rider=riders[2])
+    _add_scraper(vault, city)
     return city
+
+
+def _add_scraper(vault: Vault, city: DemoCity) -> None:
+    # A scraper holding a rider key walks random order ids until the watch stops
+    # it: `veil alerts list` shows the alert, `veil principals list` the suspension.
+    caught = catch_a_scraper(vault)
+    if caught is not None:
+        city.keys[caught.label] = (caught.principal_id, "rider", caught.api_key)
+        city.scraper = {"label": caught.label, "requests": caught.requests}

@@ -115,13 +115,17 @@ def _config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "heads") -> None:
+def migrate(engine: Engine, revision: str = "heads", *, app_role: str | None = None) -> None:
     """Bring the schema up to `revision` (idempotent).
 
     Features add their tables in independent branches off the core migration;
-    ``heads`` applies every branch.
+    ``heads`` applies every branch. `app_role` names the PostgreSQL role Veil
+    connects as, from which the audit migration revokes UPDATE and DELETE on the
+    audit tables (default: the role running the migration).
     """
-    command.upgrade(_config(engine), revision)
+    config = _config(engine)
+    config.attributes["app_role"] = app_role
+    command.upgrade(config, revision)
 
 
 def head_revision() -> str | None:

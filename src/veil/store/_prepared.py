@@ -55,6 +55,32 @@ class Prepared:
             cursor.close()
         return None if row is None or row_type is None else row_type(*row)
 
+    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Run a SELECT and return every row (attribute access by column name)."""
+        sql, positions, row_type = self._compile(connection)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, self._args(positions, params))
+            rows = cursor.fetchall()
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection, sql, exc) from exc
+        finally:
+            cursor.close()
+        return [] if row_type is None else [row_type(*row) for row in rows]
+
+    def run(self, connection: Connection, params: Mapping[str, Any]) -> int:
+        """Run an INSERT/UPDATE/DELETE once and return how many rows it touched."""
+        sql, positions, _ = self._compile(connection)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, self._args(positions, params))
+            count = int(cursor.rowcount)
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection, sql, exc) from exc
+        finally:
+            cursor.close()
+        return count
+
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run an INSERT/UPDATE once per parameter set."""
         if not rows:

@@ -17,7 +17,8 @@ from veil.crypto import (
     WrappedKey,
 )
 from veil.errors import ConfigurationError, DecryptionFailed
-from veil.store import INDEX_KEYS, KEK_VERSIONS, PSEUDONYM_KEYS, SUBJECTS
+from veil.numbers import PARTY_PHONE_KEY_CONTEXT
+from veil.store import INDEX_KEYS, KEK_VERSIONS, PARTY_PHONE_KEYS, PSEUDONYM_KEYS, SUBJECTS
 
 __all__ = [
     "KeyStatus",
@@ -157,8 +158,13 @@ def rewrap_all(
         done += len(rows)
         if progress:
             progress(min(done, total), total)
-    # Blind-index keys and the analysts' pseudonym root are wrapped like data keys.
-    for table, context in ((_INDEX, _INDEX_CONTEXT), (PSEUDONYM_KEYS, PSEUDONYM_KEY_CONTEXT)):
+    # Blind-index keys, the analysts' pseudonym root and the party-phone key are
+    # wrapped like data keys.
+    for table, context in (
+        (_INDEX, _INDEX_CONTEXT),
+        (PSEUDONYM_KEYS, PSEUDONYM_KEY_CONTEXT),
+        (PARTY_PHONE_KEYS, PARTY_PHONE_KEY_CONTEXT),
+    ):
         with engine.begin() as connection:
             for version, kek, wrapped in connection.execute(
                 select(table.c.version, table.c.kek_version, table.c.wrapped).where(

@@ -8,7 +8,18 @@ from veil.policy import PrincipalFacts
 
 __all__ = ["ROLES", "Address", "Caller", "OrderSpec", "RequestMeta"]
 
-ROLES = ("service", "rider", "merchant", "agent", "analyst", "admin", "safety", "customer")
+ROLES = (
+    "service",
+    "rider",
+    "merchant",
+    "agent",
+    "analyst",
+    "admin",
+    "safety",
+    "customer",
+    "auditor",
+    "security",
+)
 
 
 @dataclass(frozen=True, slots=True)

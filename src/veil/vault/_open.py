@@ -13,7 +13,9 @@ from veil.errors import ConfigurationError
 from veil.policy import PolicyEngine, PolicySource
 from veil.store import current_revision, head_revision, make_engine, migrate
 from veil.vault._keys import load_blind_index, register_kek_versions, verify_keks
+from veil.vault._numbers import number_desk_from_settings
 from veil.vault._vault import Vault
+from veil.watch import Watch
 
 __all__ = ["InitReport", "init_vault", "key_provider_from_settings", "open_vault"]
 
@@ -54,7 +56,7 @@ def init_vault(
     engine = make_engine(settings.database_url, create=True)
     try:
         _refuse_foreign_database(engine, provider)
-        migrate(engine)
+        migrate(engine, app_role=settings.database_app_role or None)
         now_ms = to_epoch_ms((clock or SystemClock()).now())
         added = register_kek_versions(engine, provider, now_ms=now_ms)
         verify_keks(engine, provider)
@@ -109,12 +111,19 @@ def open_vault(
             max_entries=settings.dek_cache_size, ttl_seconds=settings.dek_cache_ttl_seconds
         ),
     )
+    clock = clock or SystemClock()
     return Vault(
         engine=engine,
         keyring=keyring,
         blind_index=blind_index,
         policy=policy,
-        clock=clock or SystemClock(),
+        clock=clock,
         default_region=settings.default_region,
         api_key_cache_seconds=settings.api_key_cache_seconds,
+        numbers=number_desk_from_settings(settings, keyring, blind_index, clock),
+        watch=(
+            Watch.from_settings(settings, engine=engine, clock=clock)
+            if settings.watch_enabled
+            else None
+        ),
     )

@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from veil.audit import AuditRecord, AuditTag, append_events
-from veil.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, VeilError
+from veil.errors import (
+    AccessDenied,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    VeilError,
+)
 from veil.ids import IdKind, is_id, new_id
 from veil.policy import PURPOSES, REVEALABLE_FIELDS, Deny, decide_staff_order
 from veil.store import BREAK_GLASS
@@ -32,7 +39,7 @@ from veil.vault._staff import (
 )
 from veil.vault._vault import _ONE_ORDER_WITH_KEY, Vault, _order_facts
 from veil.vault._views import build_view, iso_ms
-from veil.watch import touch_alert
+from veil.watch import reveal_hold, touch_alert
 
 __all__ = ["reveal_order"]
 
@@ -170,6 +177,13 @@ class _Reveal:
             quota = read_quota(connection, table, caller, now_ms)
             self._deny(decision.reason, quota.summary(), facts_of_record)
             return refusal_for(_explained(decision.reason, self.purpose), known.allowed)
+        # A principal the watch put under step-up reveals only what a second
+        # person approved, order by order (veil.watch.reveal_hold).
+        hold = reveal_hold(connection, caller.principal_id, self.order_id, now_ms)
+        if hold is not None:
+            quota = read_quota(connection, table, caller, now_ms)
+            self._deny(hold, quota.summary(), facts_of_record)
+            return AccessDenied(hold)
         if row.dek_wrapped is None:
             quota = read_quota(connection, table, caller, now_ms)
             self._deny("subject erased", quota.summary(), facts_of_record)

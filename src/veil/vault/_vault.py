@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from veil.audit import AuditRecord, AuditTag, append_events
+from veil.audit import AuditRecord, AuditTag, append_events, collect_appended, stop_collecting
 from veil.clock import Clock, to_epoch_ms
 from veil.crypto import (
     BlindIndex,
@@ -41,12 +41,15 @@ from veil.errors import (
     VeilError,
 )
 from veil.ids import IdKind, is_id, new_id
+from veil.numbers import NumberDesk
 from veil.policy import Deny, MaskingProfile, OrderFacts, PolicyEngine
 from veil.redact import default_redactor
 from veil.store import API_KEYS, ORDERS, PRINCIPALS, SUBJECT_PHONES, SUBJECTS, Prepared
 from veil.vault._model import ROLES, Address, Caller, OrderSpec, RequestMeta
+from veil.vault._numbers import follow_order_event
 from veil.vault._staff import STAFF_RELATION_ROLES, StaffViews
 from veil.vault._views import build_view, iso_ms, order_field_ref
+from veil.watch import Watch
 
 __all__ = ["MAX_BATCH", "Vault"]
 
@@ -95,6 +98,8 @@ class Vault:
         masking: MaskingProfile | None = None,
         default_region: str = "CN",
         api_key_cache_seconds: float = 2.0,
+        numbers: NumberDesk | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.engine = engine
         self.keyring = keyring
@@ -103,12 +108,19 @@ class Vault:
         self.clock = clock
         self.masking = masking or MaskingProfile()
         self.default_region = default_region
+        # Virtual numbers for riders and merchants (the simulated telco by default).
+        self.numbers = numbers or NumberDesk(keyring=keyring, blind_index=blind_index)
         self._api_key_ttl = api_key_cache_seconds
         self._callers: dict[bytes, tuple[float, Caller]] = {}
         self._callers_lock = threading.Lock()
         # SQLite connections are cheap and local, and the pool's checkout and
         # return cost more than a view's query; each thread keeps one open.
         self._held = threading.local() if engine.dialect.name == "sqlite" else None
+        # Rate limits and detection: it sees every audit record once committed,
+        # and tells this vault to forget cached keys when a principal is suspended.
+        self.watch = watch
+        if watch is not None:
+            watch.on_revocation(lambda _principal_id: self.forget_cached_callers())
 
     # ------------------------------------------------------------------ principals
 
@@ -364,7 +376,8 @@ class Vault:
     ) -> tuple[str, list[dict[str, Any]]]:
         """Redact free text for the platform (e.g. rider-customer chat); return text and findings.
 
-        Findings carry offsets and types, never the text they cover.
+        Findings carry offsets and types, never the text they cover; the audit
+        row records how many were found, not what.
         """
         now_ms = self._now_ms()
         self._require_vault_action(caller, "ingest", now_ms, meta)
@@ -473,6 +486,14 @@ class Vault:
                 )
                 if result.rowcount == 0:
                     refusal = Conflict("the order changed concurrently; retry")
+            # Virtual numbers follow the order: bound, ended, moved to a new rider.
+            number_records = (
+                follow_order_event(
+                    self, connection, row, event, values, now_ms=now_ms, caller=caller, meta=meta
+                )
+                if refusal is None
+                else []
+            )
             append_events(
                 connection,
                 [
@@ -488,7 +509,8 @@ class Vault:
                         decision="allow" if refusal is None else "deny",
                         reason=refusal.message if refusal else None,
                         detail=f"{event}: {row.state} -> {target}",
-                    )
+                    ),
+                    *number_records,
                 ],
             )
         if refusal is not None:
@@ -636,7 +658,12 @@ class Vault:
                     )
                     continue
                 key = self._data_key(row)
-                view, disclosed = build_view(row, decision.grants, key, self.masking)
+                contact = (
+                    self.numbers.contact(connection, caller.principal_id, order_id, now_ms)
+                    if "phone.virtual" in decision.grants
+                    else None
+                )
+                view, disclosed = build_view(row, decision.grants, key, self.masking, contact)
                 outcomes[order_id] = view
                 records.append(
                     self._record(
@@ -822,12 +849,12 @@ class Vault:
 
     def _transaction(self) -> _Transaction:
         if self._held is None:
-            return _Transaction(self.engine, None)
+            return _Transaction(self.engine, None, self.watch)
         connection: Connection | None = getattr(self._held, "connection", None)
         if connection is None or connection.closed or connection.invalidated:
             connection = self.engine.connect()
             self._held.connection = connection
-        return _Transaction(self.engine, connection)
+        return _Transaction(self.engine, connection, self.watch)
 
     def _now_ms(self) -> int:
         return to_epoch_ms(self.clock.now())
@@ -840,22 +867,34 @@ class _Transaction:
     may quote SQL) never reaches the caller.
     """
 
-    def __init__(self, engine: Engine, held: Connection | None) -> None:
+    def __init__(self, engine: Engine, held: Connection | None, watch: Watch | None = None) -> None:
         self._held = held
         self._context: Any = held.begin() if held is not None else engine.begin()
+        self._watch = watch
+        self._connection: Connection | None = None
+        self._appended: list[AuditRecord] = []
 
     def __enter__(self) -> Connection:
         try:
             entered = self._context.__enter__()
-            return self._held if self._held is not None else entered
         except SQLAlchemyError as exc:
             raise StorageUnavailable("the database is unavailable") from exc
+        connection: Connection = self._held if self._held is not None else entered
+        if self._watch is not None:
+            self._connection = connection
+            self._appended = collect_appended(connection)
+        return connection
 
     def __exit__(self, *exc_info: Any) -> None:
+        if self._connection is not None:
+            stop_collecting(self._connection)
         try:
             self._context.__exit__(*exc_info)
         except SQLAlchemyError as exc:
             raise StorageUnavailable("the database refused the write; nothing was changed") from exc
+        if self._watch is not None and exc_info[1] is None:
+            # Committed: the watch sees exactly what the audit log now holds.
+            self._watch.observe(self._appended)
         if exc_info[1] is not None and isinstance(exc_info[1], SQLAlchemyError):
             raise StorageUnavailable(
                 "the database refused the write; nothing was changed"

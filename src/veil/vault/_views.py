@@ -37,12 +37,18 @@ def order_field_ref(subject_id: str, order_id: str, field: str) -> FieldRef:
 
 
 def build_view(
-    row: Row[Any], grants: frozenset[str], key: DataKey | None, masking: MaskingProfile
+    row: Row[Any],
+    grants: frozenset[str],
+    key: DataKey | None,
+    masking: MaskingProfile,
+    contact: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Return the view of an order and the list of fields (with levels) it discloses.
 
     `key` is None when the subject was erased: the view then carries no
-    contact data, whatever the policy granted, and says so.
+    contact data, whatever the policy granted, and says so. With the
+    ``phone.virtual`` grant the view carries `contact` (the caller's virtual
+    number, from `veil.numbers`) and nothing of the real phone.
     """
     levels = disclosure_levels(grants)
     view: dict[str, Any] = {"order_id": row.id}
@@ -74,7 +80,10 @@ def build_view(
     if "name" in pii_levels:
         customer["name"] = masking.name_at(opened("name"), pii_levels["name"])
         disclosed.append(f"name.{pii_levels['name']}")
-    if "phone" in pii_levels:
+    if pii_levels.get("phone") == "virtual":
+        view["contact"] = contact
+        disclosed.append("phone.virtual")
+    elif "phone" in pii_levels:
         customer["phone"] = masking.phone_at(opened("phone"), pii_levels["phone"])
         disclosed.append(f"phone.{pii_levels['phone']}")
     if customer:
