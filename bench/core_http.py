@@ -28,6 +28,7 @@ from _setup import ADDRESS, fresh_vault, machine, picked_up_orders, seed_city
 from plain_app import metadata, plain_orders
 from sqlalchemy import create_engine, insert
 
+from veil.audit import ensure_signing_key
 from veil.crypto import InsecureKeyStorageWarning
 
 RESULTS = Path("bench/results/http")
@@ -118,25 +119,12 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
         ],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(RESULTS / f"server-{port}.log").open("wb"),
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--orders", type=int, default=2000)
-    parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=8)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed (apt-get install wrk)")
-    warnings.simplefilter("ignore", InsecureKeyStorageWarning)
-
-    vault = fresh_vault(RESULTS / "veil")
-    city = seed_city(vault)
-    targets = picked_up_orders(city, args.orders)
-    vault.engine.dispose()
-
+def plain_database(order_ids: list[str]) -> Path:
+    """Write the same orders, in plaintext columns, for the 2018-style endpoint."""
     plain_db = RESULTS / "plain.db"
     plain_db.unlink(missing_ok=True)
     plain_engine = create_engine(f"sqlite:///{plain_db}")
@@ -154,10 +142,34 @@ def main() -> None:
                     "note": "放门口",
                     **{k: v for k, v in ADDRESS.as_dict().items() if k != "unit"},
                 }
-                for _, _, order_id in targets
+                for order_id in order_ids
             ],
         )
     plain_engine.dispose()
+    return plain_db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    warnings.simplefilter("ignore", InsecureKeyStorageWarning)
+
+    vault = fresh_vault(RESULTS / "veil")
+    signing_key = RESULTS / "veil" / "audit-signing.key"
+    signing_key.unlink(missing_ok=True)
+    ensure_signing_key(signing_key, "bench.veil.local/audit")
+    witness = RESULTS / "veil" / "witness"
+    shutil.rmtree(witness, ignore_errors=True)
+    city = seed_city(vault)
+    targets = picked_up_orders(city, args.orders)
+    vault.engine.dispose()
+
+    plain_db = plain_database([order_id for _, _, order_id in targets])
 
     veil_script = RESULTS / "veil.lua"
     veil_script.write_text(lua_script([(o, k) for _, k, o in targets], "/v1/orders/", True))
@@ -168,6 +180,9 @@ def main() -> None:
     veil_env = {
         "VEIL_DATABASE_URL": f"sqlite:///{RESULTS / 'veil' / 'veil.db'}",
         "VEIL_KEY_FILE": str(RESULTS / "veil" / "veil.key"),
+        "VEIL_AUDIT_SIGNING_KEY": str(signing_key),
+        "VEIL_AUDIT_ORIGIN": "bench.veil.local/audit",
+        "VEIL_AUDIT_WITNESS_DIR": str(witness),
         "PYTHONWARNINGS": "ignore",
         # Each benchmark rider reads hundreds of orders a minute, which the watch
         # rightly calls a bulk read: limits far above the load and alerts without
@@ -185,7 +200,10 @@ def main() -> None:
         port = free_port()
         process = serve(app, port, env)
         try:
-            wait_up(port)
+            try:
+                wait_up(port)
+            except RuntimeError:
+                sys.exit((RESULTS / f"server-{port}.log").read_text()[-2000:])
             run_wrk(port, script, 3, args.connections)  # warm-up
             results[name] = run_wrk(port, script, args.duration, args.connections)
         finally:

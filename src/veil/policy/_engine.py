@@ -11,7 +11,8 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,10 @@ _ROLE_TYPES = {
     "security": "Veil::Security",
 }
 _VAULT = {"type": "Veil::Vault", "id": "veil"}
+# Parsed entity sets kept for reuse (a few KB each).
+ENTITY_CACHE_SIZE = 8192
+# The context of every order decision: what `PolicySource.for_action` prunes by.
+_ORDER_CONTEXT = frozenset({"now_ms", "rider_grace_ms"})
 # An action declared inside a group (`action a in [g]`) would make a policy on
 # the group match it; splitting the set by action is then not safe, so it is not done.
 _ACTION_GROUPS = re.compile(r"\baction\b[^;{]*?\bin\s*\[")
@@ -118,9 +123,9 @@ class PolicySource:
     # The policies as Cedar JSON, to split the set by action (see `for_action`).
     policies_json: Mapping[str, Any] = field(default_factory=dict, repr=False)
     partitioned: bool = False
-    _by_action: dict[str, tuple[Any, Mapping[str, str]]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _by_action: dict[
+        tuple[str, str | None, frozenset[str] | None], tuple[Any, Mapping[str, str]]
+    ] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, directory: Path) -> PolicySource:
@@ -184,24 +189,44 @@ class PolicySource:
             partitioned=_ACTION_GROUPS.search(schema_text) is None,
         )
 
-    def for_action(self, action: str) -> tuple[Any, Mapping[str, str]]:
-        """Return the policy set that can apply to `action`, and its ids (internal → ``@id``).
+    def for_action(
+        self,
+        action: str,
+        principal_type: str | None = None,
+        context_keys: frozenset[str] | None = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """Return the policy set that can apply to a request, and its ids (internal → ``@id``).
 
-        Cedar evaluates every policy of a set on every request. A policy whose
-        action scope leaves `action` out can never match it, so deciding with
-        the others alone gives the same answer, faster: a rider's view does not
-        pay for the staff, audit and numbers rules. Built once per action.
+        Cedar evaluates every policy of a set on every request. Deciding with
+        only the policies that could match gives the same answer, faster (a
+        rider's view does not pay for the merchant, staff, audit and numbers
+        rules). A policy is left out when it provably cannot match:
+
+        - its action scope leaves `action` out;
+        - its principal scope names an entity type other than `principal_type`;
+        - one of its ``when`` conditions starts ``context has X && ...`` and the
+          request's context (whose top-level keys are `context_keys`) has no X:
+          Cedar evaluates ``&&`` left to right and stops at the first false,
+          so that condition is false without evaluating the rest.
+
+        Built once per (action, principal type, context keys).
         """
-        cached = self._by_action.get(action)
+        key = (action, principal_type, context_keys)
+        cached = self._by_action.get(key)
         if cached is not None:
             return cached
         if not self.partitioned or not self.policies_json:
             cached = (self.policy_set, self.id_by_policy)
         else:
             chosen = {
-                key: policy
-                for key, policy in self.policies_json.items()
+                name: policy
+                for name, policy in self.policies_json.items()
                 if _scope_admits(policy.get("action", {}), action)
+                and (
+                    principal_type is None
+                    or _principal_scope_admits(policy.get("principal", {}), principal_type)
+                )
+                and (context_keys is None or _context_admits(policy, context_keys))
             }
             text = (
                 cedarpy.policies_from_json_str(
@@ -216,7 +241,7 @@ class PolicySource:
                 for internal, policy in document.get("staticPolicies", {}).items()
             }
             cached = (cedarpy.PolicySet.from_str(text), ids)
-        self._by_action[action] = cached
+        self._by_action[key] = cached
         return cached
 
     def _in(self, directory: Path) -> PolicySource:
@@ -242,6 +267,7 @@ class PolicyEngine:
     def __init__(self, source: PolicySource, *, rider_grace_ms: int) -> None:
         self._source = source
         self._lock = threading.Lock()
+        self._entities = _ParsedEntities(ENTITY_CACHE_SIZE)
         self.rider_grace_ms = rider_grace_ms
 
     @property
@@ -267,7 +293,9 @@ class PolicyEngine:
         The staff rules (`veil.policy.decide_staff_order` and friends) build
         tickets and break-glass grants as entities and come in here.
         """
-        return self._decide(principal, actions, resource, entities, context)
+        entities_json = json.dumps(entities)
+        handle = self._entities.parsed(entities_json, lambda: entities_json)
+        return self._decide(principal, actions, resource, handle, context)
 
     def decide_order(
         self, principal: PrincipalFacts, action: str, order: OrderFacts, *, now_ms: int
@@ -279,10 +307,13 @@ class PolicyEngine:
         self, principal: PrincipalFacts, actions: Iterable[str], order: OrderFacts, *, now_ms: int
     ) -> list[Decision]:
         """Decide several actions on one order in one engine call."""
-        entities = [_principal_entity(principal), _order_entity(order)]
+        handle = self._entities.parsed(
+            (principal, order),
+            lambda: json.dumps([_principal_entity(principal), _order_entity(order)]),
+        )
         context = {"now_ms": now_ms, "rider_grace_ms": self.rider_grace_ms}
         resource = {"type": "Veil::Order", "id": order.id}
-        return self._decide(principal, actions, resource, entities, context)
+        return self._decide(principal, actions, resource, handle, context)
 
     def decide_orders(
         self, principal: PrincipalFacts, action: str, orders: list[OrderFacts], *, now_ms: int
@@ -290,43 +321,79 @@ class PolicyEngine:
         """Decide one `action` on many orders in a single engine call (batch views)."""
         if not orders:
             return []
-        entities = [_principal_entity(principal), *(_order_entity(order) for order in orders)]
-        context_json = json.dumps({"now_ms": now_ms, "rider_grace_ms": self.rider_grace_ms})
+        batch = tuple(orders)
+        handle = self._entities.parsed(
+            (principal, batch),
+            lambda: json.dumps(
+                [_principal_entity(principal), *(_order_entity(order) for order in batch)]
+            ),
+        )
+        context_json = f'{{"now_ms": {int(now_ms)}, "rider_grace_ms": {int(self.rider_grace_ms)}}}'
         requests = [
             _request(principal, action, {"type": "Veil::Order", "id": order.id}, context_json)
-            for order in orders
+            for order in batch
         ]
         source = self._source
-        policy_set, ids = source.for_action(action)
-        results = cedarpy.is_authorized_batch(requests, policy_set, json.dumps(entities))
+        policy_set, ids = source.for_action(action, _ROLE_TYPES[principal.role], _ORDER_CONTEXT)
+        results = cedarpy.is_authorized_batch(requests, policy_set, handle)
         return [_to_decision(source, result, ids) for result in results]
 
     def decide_vault(self, principal: PrincipalFacts, action: str, *, now_ms: int) -> Decision:
         """Decide a vault-wide `action` (ingest, lookup_subject, list_own_orders...)."""
-        entities = [_principal_entity(principal)]
-        return self._decide(principal, (action,), _VAULT, entities, {"now_ms": now_ms})[0]
+        handle = self._entities.parsed(
+            principal, lambda: json.dumps([_principal_entity(principal)])
+        )
+        return self._decide(principal, (action,), _VAULT, handle, {"now_ms": now_ms})[0]
 
     def _decide(
         self,
         principal: PrincipalFacts,
         actions: Iterable[str],
         resource: dict[str, str],
-        entities: list[dict[str, Any]],
+        entities: Any,
         context: dict[str, Any],
     ) -> list[Decision]:
         source = self._source
         actions = tuple(actions)
         policy_set, ids = (
-            source.for_action(actions[0])
+            source.for_action(actions[0], _ROLE_TYPES[principal.role], frozenset(context))
             if len(set(actions)) == 1
             else (source.policy_set, source.id_by_policy)
         )
-        # Serialize once here: cedarpy copies a request whose context is a dict,
-        # and re-encodes entity lists, on every call.
+        # Serialize once here: cedarpy copies a request whose context is a dict.
         context_json = json.dumps(context)
         requests = [_request(principal, action, resource, context_json) for action in actions]
-        results = cedarpy.is_authorized_batch(requests, policy_set, json.dumps(entities))
+        results = cedarpy.is_authorized_batch(requests, policy_set, entities)
         return [_to_decision(source, result, ids) for result in results]
+
+
+class _ParsedEntities:
+    """Parsed Cedar entity sets, keyed by the facts they were built from (LRU).
+
+    Parsing the entities is most of what a decision costs cedarpy. A key is
+    the complete facts (frozen dataclasses: ids, state, every timestamp) or the
+    exact JSON, so an order whose state, rider or times changed is a new key:
+    a hit is always the very same entities, and nothing here can go stale. An
+    app polling its active order hits.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._handles: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def parsed(self, key: Hashable, build_json: Callable[[], str]) -> Any:
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is not None:
+                self._handles.move_to_end(key)
+                return handle
+        handle = cedarpy.Entities.from_json_str(build_json())
+        with self._lock:
+            self._handles[key] = handle
+            if len(self._handles) > self._size:
+                self._handles.popitem(last=False)
+        return handle
 
 
 def _request(
@@ -350,13 +417,47 @@ def _scope_admits(scope: Mapping[str, Any], action: str) -> bool:
     return True  # "All", or anything this Veil does not know: keep it.
 
 
+def _principal_scope_admits(scope: Mapping[str, Any], principal_type: str) -> bool:
+    """Tell whether a policy's principal scope (Cedar JSON) can match a `principal_type`.
+
+    Only ``is T`` and ``== T::"id"`` rule a type out. ``in`` (group membership)
+    and anything this Veil does not know keep the policy: splitting must never
+    drop a policy that could match.
+    """
+    op = scope.get("op")
+    if op == "is":
+        return bool(scope.get("entity_type") == principal_type)
+    if op == "==":
+        entity = scope.get("entity", {})
+        return "type" not in entity or bool(entity["type"] == principal_type)
+    return True
+
+
+def _context_admits(policy: Mapping[str, Any], context_keys: frozenset[str]) -> bool:
+    """Tell whether `policy` could be satisfied by a context with exactly `context_keys`."""
+    for condition in policy.get("conditions", []):
+        if condition.get("kind") != "when":
+            continue
+        node = condition.get("body", {})
+        while "&&" in node:  # down to the leftmost conjunct, evaluated first
+            node = node["&&"]["left"]
+        has = node.get("has")
+        if (
+            isinstance(has, dict)
+            and has.get("left") == {"Var": "context"}
+            and has.get("attr") not in context_keys
+        ):
+            return False
+    return True
+
+
 def _to_decision(source: PolicySource, result: Any, ids: Mapping[str, str]) -> Decision:
     if result.diagnostics.errors:
         # An evaluation error inside a policy is a denial by Cedar's semantics;
         # name it so a security lead can find the broken rule.
-        matched = tuple(ids.get(p, p) for p in result.diagnostics.reasons)
+        matched = tuple(sorted(ids.get(p, p) for p in result.diagnostics.reasons))
         return Deny(matched, "policy evaluation error")
-    matched = tuple(ids.get(p, p) for p in result.diagnostics.reasons)
+    matched = tuple(sorted(ids.get(p, p) for p in result.diagnostics.reasons))
     if result.allowed:
         granted: set[str] = set()
         for policy_id in matched:

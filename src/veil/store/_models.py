@@ -217,9 +217,11 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=True)
     at_ms: Mapped[int] = mapped_column(BigInteger)
     tag: Mapped[str] = mapped_column(String(48))
-    principal_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Only subject_id is indexed: the subject access log reads by it, and every
+    # index costs each view's commit a page write (migration 0006).
+    principal_id: Mapped[str | None] = mapped_column(String(40))
     role: Mapped[str | None] = mapped_column(String(16))
-    order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(40), index=True)
     fields: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(8))
