@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.policy import DEFAULT_POLICY_DIR, OrderFacts, PolicyEngine, PolicySource, PrincipalFacts
-from veil.policy._engine import _context_admits
+from veil.policy._engine import _context_admits, _reads_context, _stops_before_context
 
 SOURCE = PolicySource.load(DEFAULT_POLICY_DIR)
 WHOLE = PolicyEngine(dataclasses.replace(SOURCE, partitioned=False), rider_grace_ms=900_000)
@@ -59,24 +59,113 @@ def _orders(draw: st.DrawFn) -> OrderFacts:
     )
 
 
-@settings(max_examples=300, deadline=None)
+TIMES = st.integers(T0, T0 + 8_000_000)
+
+
+def _fresh() -> PolicySource:
+    """The shipped policy set with nothing remembered (its caches are not copied)."""
+    return dataclasses.replace(SOURCE)
+
+
+@settings(max_examples=400, deadline=None)
 @given(
     principal=_principals(),
     order=_orders(),
     action=st.sampled_from(["view_order", "know_order", "reveal", "open_ticket"]),
-    now=st.integers(T0, T0 + 8_000_000),
+    data=st.data(),
 )
-def test_pruned_decisions_equal_the_whole_set(
-    principal: PrincipalFacts, order: OrderFacts, action: str, now: int
+def test_pruned_and_remembered_decisions_equal_the_whole_set(
+    principal: PrincipalFacts, order: OrderFacts, action: str, data: st.DataObject
 ) -> None:
-    pruned = PolicyEngine(SOURCE, rider_grace_ms=900_000)
-    expected = WHOLE.decide_order(principal, action, order, now_ms=now)
-    # Twice: the second decision reuses the cached, parsed entities.
-    for _ in range(2):
-        got = pruned.decide_order(principal, action, order, now_ms=now)
-        assert got == expected
+    # One engine (and a fresh policy set, so nothing is remembered from other
+    # examples) decides the same request at several times, some at the edge of
+    # the rider's grace window: parsed entities and context-free decisions are
+    # reused from the first time on, and every answer must still be the whole
+    # set's answer at that time.
+    edge = (order.delivered_ms or T0) + 900_000
+    moments = TIMES | st.sampled_from([edge - 1, edge, edge + 1])
+    times = data.draw(st.lists(moments, min_size=2, max_size=4))
+    pruned = PolicyEngine(_fresh(), rider_grace_ms=900_000)
+    for now in times:
+        expected = WHOLE.decide_order(principal, action, order, now_ms=now)
+        assert pruned.decide_order(principal, action, order, now_ms=now) == expected
         (batch,) = pruned.decide_orders(principal, action, [order], now_ms=now)
         assert batch == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    state=st.sampled_from(STATES),
+    offsets=st.lists(
+        st.sampled_from([-1, 0, 1]) | st.integers(-2_000_000, 2_000_000), min_size=2, max_size=5
+    ),
+)
+def test_the_assigned_riders_views_follow_the_clock(state: str, offsets: list[int]) -> None:
+    # The request a remembered decision would get wrong if anything were kept
+    # across a clock edge: the assigned rider, the order in any state, times
+    # around the end of the grace window.
+    rider = PrincipalFacts(IDS["rider"], "rider")
+    order = OrderFacts(
+        "ord_" + "e" * 26,
+        state,
+        SUBJECT,
+        IDS["merchant"],
+        rider.id,
+        (),
+        T0,
+        T0,
+        T0 + 1,
+        delivered_ms=T0 + 2 if state == "delivered" else None,
+    )
+    engine = PolicyEngine(_fresh(), rider_grace_ms=900_000)
+    for offset in offsets:
+        now = T0 + 2 + 900_000 + offset
+        expected = WHOLE.decide_order(rider, "view_order", order, now_ms=now)
+        assert engine.decide_order(rider, "view_order", order, now_ms=now) == expected
+
+
+def test_a_rider_view_is_remembered_only_while_no_clock_can_change_it() -> None:
+    context = frozenset({"now_ms", "rider_grace_ms"})
+    for state in ("rider_assigned", "picked_up", "cancelled"):
+        assert SOURCE.timeless("view_order", "Veil::Rider", context, state), state
+    # Delivered: the grace window reads the clock.
+    assert not SOURCE.timeless("view_order", "Veil::Rider", context, "delivered")
+    engine = PolicyEngine(_fresh(), rider_grace_ms=900_000)
+    rider = PrincipalFacts(IDS["rider"], "rider")
+    delivered = OrderFacts(
+        "ord_" + "w" * 26,
+        "delivered",
+        SUBJECT,
+        IDS["merchant"],
+        rider.id,
+        (),
+        T0,
+        T0,
+        T0 + 1,
+        T0 + 2,
+    )
+    assert engine.decide_order(rider, "view_order", delivered, now_ms=T0 + 2).allowed
+    # The same facts one millisecond past the grace: closed, not remembered open.
+    later = T0 + 2 + 900_001
+    assert not engine.decide_order(rider, "view_order", delivered, now_ms=later).allowed
+
+
+def test_a_reloaded_policy_set_remembers_nothing_of_the_old_one() -> None:
+    engine = PolicyEngine(_fresh(), rider_grace_ms=900_000)
+    rider = PrincipalFacts(IDS["rider"], "rider")
+    order = OrderFacts(
+        "ord_" + "p" * 26, "picked_up", SUBJECT, IDS["merchant"], rider.id, (), T0, T0, T0 + 1
+    )
+    assert engine.decide_order(rider, "view_order", order, now_ms=T0 + 5).allowed
+    text = DEFAULT_POLICY_DIR.joinpath("orders.cedar").read_text(encoding="utf-8")
+    closed = text + (
+        '\n@id("deny.test.all-riders")\n@reason("riders are off today")\n'
+        "forbid(principal is Veil::Rider, action, resource);\n"
+    )
+    schema = DEFAULT_POLICY_DIR.joinpath("schema.cedarschema").read_text(encoding="utf-8")
+    engine.replace(PolicySource.from_text(closed, schema))
+    denied = engine.decide_order(rider, "view_order", order, now_ms=T0 + 6)
+    assert not denied.allowed and "deny.test.all-riders" in denied.policy_ids
 
 
 def test_a_changed_order_is_decided_afresh_not_from_the_cache() -> None:
@@ -111,6 +200,33 @@ def _policy(condition: str) -> dict[str, object]:
     document = json.loads(cedarpy.policies_to_json_str(text))
     (policy,) = document["staticPolicies"].values()
     return dict(policy)
+
+
+def test_only_a_state_test_before_any_context_read_makes_a_policy_timeless() -> None:
+    early = '(principal, action, resource) when { resource.state == "done" && context.now > 1 };'
+    assert _stops_before_context(_policy(early), "open")
+    assert not _stops_before_context(_policy(early), "done")
+    flipped = '(principal, action, resource) when { "done" == resource.state && context.now > 1 };'
+    assert _stops_before_context(_policy(flipped), "open")
+    late = '(principal, action, resource) when { context.now > 1 && resource.state == "done" };'
+    assert not _stops_before_context(_policy(late), "open")
+    # An earlier clause that reads the context is evaluated first.
+    first = (
+        '(principal, action, resource) when { context.now > 1 } when { resource.state == "done" };'
+    )
+    assert not _stops_before_context(_policy(first), "open")
+    unless = (
+        "(principal, action, resource) unless { context.now > 1 }"
+        ' when { resource.state == "done" };'
+    )
+    assert not _stops_before_context(_policy(unless), "open")
+    # Membership tests are not understood: such a policy is never called timeless.
+    member = (
+        '(principal, action, resource) when { ["done"].contains(resource.state)'
+        " && context.now > 1 };"
+    )
+    assert not _stops_before_context(_policy(member), "open")
+    assert not _reads_context(_policy("(principal, action, resource);"))
 
 
 def test_only_a_leading_context_guard_in_a_when_clause_prunes() -> None:

@@ -50,6 +50,8 @@ _ROLE_TYPES = {
 _VAULT = {"type": "Veil::Vault", "id": "veil"}
 # Parsed entity sets kept for reuse (a few KB each).
 ENTITY_CACHE_SIZE = 8192
+# Decisions kept when they provably cannot depend on the context.
+DECISION_CACHE_SIZE = 16384
 # The context of every order decision: what `PolicySource.for_action` prunes by.
 _ORDER_CONTEXT = frozenset({"now_ms", "rider_grace_ms"})
 # An action declared inside a group (`action a in [g]`) would make a policy on
@@ -126,6 +128,17 @@ class PolicySource:
     _by_action: dict[
         tuple[str, str | None, frozenset[str] | None], tuple[Any, Mapping[str, str]]
     ] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _timeless: dict[tuple[str, str, frozenset[str], str], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    # Decisions that provably do not depend on the context (see `timeless`);
+    # they belong to this policy set, so a reload starts afresh.
+    decisions: _Memo = field(
+        default_factory=lambda: _Memo(DECISION_CACHE_SIZE),
+        init=False,
+        repr=False,
+        compare=False,
+    )
 
     @classmethod
     def load(cls, directory: Path) -> PolicySource:
@@ -218,16 +231,7 @@ class PolicySource:
         if not self.partitioned or not self.policies_json:
             cached = (self.policy_set, self.id_by_policy)
         else:
-            chosen = {
-                name: policy
-                for name, policy in self.policies_json.items()
-                if _scope_admits(policy.get("action", {}), action)
-                and (
-                    principal_type is None
-                    or _principal_scope_admits(policy.get("principal", {}), principal_type)
-                )
-                and (context_keys is None or _context_admits(policy, context_keys))
-            }
+            chosen = self._chosen(action, principal_type, context_keys)
             text = (
                 cedarpy.policies_from_json_str(
                     json.dumps({"staticPolicies": chosen, "templates": {}, "templateLinks": []})
@@ -243,6 +247,48 @@ class PolicySource:
             cached = (cedarpy.PolicySet.from_str(text), ids)
         self._by_action[key] = cached
         return cached
+
+    def _chosen(
+        self, action: str, principal_type: str | None, context_keys: frozenset[str] | None
+    ) -> dict[str, Any]:
+        return {
+            name: policy
+            for name, policy in self.policies_json.items()
+            if _scope_admits(policy.get("action", {}), action)
+            and (
+                principal_type is None
+                or _principal_scope_admits(policy.get("principal", {}), principal_type)
+            )
+            and (context_keys is None or _context_admits(policy, context_keys))
+        }
+
+    def timeless(
+        self, action: str, principal_type: str, context_keys: frozenset[str], state: str
+    ) -> bool:
+        """Tell whether a decision on an order in `state` cannot depend on the context.
+
+        True when every policy that could match the request and reads the
+        context has, before its first read of the context, a conjunct
+        ``resource.state == "s"`` of a ``when`` condition with ``s`` other than
+        `state`: Cedar stops there (false, or an error raised earlier by
+        conjuncts that do not read the context), so neither the time nor any
+        other context value can change the outcome. A rider's view of an order
+        being delivered is such a decision; the same order once delivered is
+        not (the grace window reads the clock), and is decided every time.
+        """
+        key = (action, principal_type, context_keys, state)
+        known = self._timeless.get(key)
+        if known is None:
+            known = (
+                self.partitioned
+                and bool(self.policies_json)
+                and all(
+                    not _reads_context(policy) or _stops_before_context(policy, state)
+                    for policy in self._chosen(action, principal_type, context_keys).values()
+                )
+            )
+            self._timeless[key] = known
+        return known
 
     def _in(self, directory: Path) -> PolicySource:
         # The quotas travel with the policies, so a reload swaps both at once.
@@ -307,6 +353,9 @@ class PolicyEngine:
         self, principal: PrincipalFacts, actions: Iterable[str], order: OrderFacts, *, now_ms: int
     ) -> list[Decision]:
         """Decide several actions on one order in one engine call."""
+        actions = tuple(actions)
+        if len(actions) == 1:
+            return self.decide_orders(principal, actions[0], [order], now_ms=now_ms)
         handle = self._entities.parsed(
             (principal, order),
             lambda: json.dumps([_principal_entity(principal), _order_entity(order)]),
@@ -322,6 +371,29 @@ class PolicyEngine:
         if not orders:
             return []
         batch = tuple(orders)
+        source = self._source
+        principal_type = _ROLE_TYPES[principal.role]
+        memo_keys = None
+        if all(source.timeless(action, principal_type, _ORDER_CONTEXT, o.state) for o in batch):
+            # Cedar would answer exactly this at any time: keep the answer.
+            memo_keys = [(action, principal, order, self.rider_grace_ms) for order in batch]
+            known = [source.decisions.get(key) for key in memo_keys]
+            if all(decision is not None for decision in known):
+                return known
+        decisions = self._decide_orders(source, principal, action, batch, now_ms)
+        if memo_keys is not None:
+            for key, decision in zip(memo_keys, decisions, strict=True):
+                source.decisions.put(key, decision)
+        return decisions
+
+    def _decide_orders(
+        self,
+        source: PolicySource,
+        principal: PrincipalFacts,
+        action: str,
+        batch: tuple[OrderFacts, ...],
+        now_ms: int,
+    ) -> list[Decision]:
         handle = self._entities.parsed(
             (principal, batch),
             lambda: json.dumps(
@@ -333,7 +405,6 @@ class PolicyEngine:
             _request(principal, action, {"type": "Veil::Order", "id": order.id}, context_json)
             for order in batch
         ]
-        source = self._source
         policy_set, ids = source.for_action(action, _ROLE_TYPES[principal.role], _ORDER_CONTEXT)
         results = cedarpy.is_authorized_batch(requests, policy_set, handle)
         return [_to_decision(source, result, ids) for result in results]
@@ -365,6 +436,28 @@ class PolicyEngine:
         requests = [_request(principal, action, resource, context_json) for action in actions]
         results = cedarpy.is_authorized_batch(requests, policy_set, entities)
         return [_to_decision(source, result, ids) for result in results]
+
+
+class _Memo:
+    """A bounded, thread-safe map (least recently used go first)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 class _ParsedEntities:
@@ -449,6 +542,49 @@ def _context_admits(policy: Mapping[str, Any], context_keys: frozenset[str]) -> 
         ):
             return False
     return True
+
+
+def _reads_context(node: Any) -> bool:
+    """Tell whether a policy (Cedar JSON), or part of one, mentions ``context``."""
+    if isinstance(node, dict):
+        if node.get("Var") == "context":
+            return True
+        return any(_reads_context(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_reads_context(value) for value in node)
+    return False
+
+
+def _conjuncts(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Flatten an ``&&`` chain into its conjuncts, in evaluation order."""
+    if "&&" in node:
+        return [*_conjuncts(node["&&"]["left"]), *_conjuncts(node["&&"]["right"])]
+    return [node]
+
+
+def _state_other_than(conjunct: Mapping[str, Any], state: str) -> bool:
+    """Tell whether `conjunct` is ``resource.state == "s"`` (either way round) with s ≠ `state`."""
+    equal = conjunct.get("==")
+    if not isinstance(equal, dict):
+        return False
+    sides = [equal.get("left"), equal.get("right")]
+    reads_state = {".": {"left": {"Var": "resource"}, "attr": "state"}} in sides
+    literals = [side["Value"] for side in sides if isinstance(side, dict) and "Value" in side]
+    return reads_state and len(literals) == 1 and literals[0] != state
+
+
+def _stops_before_context(policy: Mapping[str, Any], state: str) -> bool:
+    """Tell whether evaluating `policy` on an order in `state` ends before reading the context."""
+    for condition in policy.get("conditions", []):
+        parts = _conjuncts(condition.get("body", {})) if condition.get("kind") == "when" else []
+        for part in parts:
+            if _state_other_than(part, state):
+                return True
+            if _reads_context(part):
+                return False
+        if not parts and _reads_context(condition):
+            return False
+    return False
 
 
 def _to_decision(source: PolicySource, result: Any, ids: Mapping[str, str]) -> Decision:
