@@ -1,6 +1,6 @@
 """Audit log in the database: sustained append + integration, proof latency, export.
 
-    .venv/bin/python bench/audit_integrate.py [--seconds 60] [--per-txn 100]
+    .venv/bin/python bench/audit_integrate.py [--seconds 60] [--per-txn 100] [--rate 10000]
         [--proof-leaves 10000000] [--proofs 5000] [--skip-sustained] [--skip-proofs]
         [--views --pairs 6 --window 4]
 
@@ -11,7 +11,9 @@
    SQLite (WAL) in one process, so both share the GIL and SQLite's one writer.
    Reports append and integration rates and the checkpoint lag of every event:
    from its commit to the signing of the first checkpoint that covers it.
-   Goal (issue 4): >= 10,000 events/s with lag <= 5 s.
+   Goal (issue 4): >= 10,000 events/s with lag <= 5 s. `--rate` paces the
+   appends (a sustained rate); without it they go flat out, faster than one
+   integrator thread sharing the process can follow, and the lag grows.
 2. Export: `export_log` of the sustained run's database (events/s).
 3. Rider views with and without the integrator (``--views``): the view loop of
    bench/core_inprocess.py on one vault, in alternating windows of
@@ -103,7 +105,21 @@ def wait_for_checkpoint(engine: Engine, size: int) -> None:
         time.sleep(0.05)
 
 
-def sustained(seconds: float, per_txn: int) -> dict[str, float]:
+def commit_lags(
+    commits: list[tuple[float, int]], checkpoints: list[tuple[int, float]]
+) -> list[float]:
+    """The lag of the last event of each commit (the worst of that commit): seconds from
+    its commit to the first checkpoint that covers it."""
+    lags = []
+    at = 0
+    for committed_at, count in commits:
+        while checkpoints[at][0] < count:
+            at += 1
+        lags.append(checkpoints[at][1] - committed_at)
+    return lags
+
+
+def sustained(seconds: float, per_txn: int, rate: float = 0.0) -> dict[str, float]:
     path, url = fresh_sqlite("sustained.db")
     engine = make_engine(url)
     witness = RESULTS / "sustained-witness"
@@ -120,7 +136,13 @@ def sustained(seconds: float, per_txn: int) -> dict[str, float]:
 
     def writer() -> None:
         count = 0
+        begun = time.perf_counter()
         while not stop.is_set():
+            if rate > 0:
+                # Paced: never ahead of `rate` events/s since the start.
+                ahead = count / rate - (time.perf_counter() - begun)
+                if ahead > 0:
+                    time.sleep(ahead)
             with engine.begin() as connection:
                 append_events(connection, [record(count + i) for i in range(per_txn)])
             count += per_txn
@@ -148,13 +170,7 @@ def sustained(seconds: float, per_txn: int) -> dict[str, float]:
                 text("SELECT tree_size, timestamp_ms FROM audit_checkpoints ORDER BY tree_size")
             )
         ]
-    # The lag of the last event of each commit: the worst event of that commit.
-    lags = []
-    at = 0
-    for committed_at, count in commits:
-        while checkpoints[at][0] < count:
-            at += 1
-        lags.append(checkpoints[at][1] - committed_at)
+    lags = commit_lags(commits, checkpoints)
     export_path = RESULTS / "sustained-export.jsonl"
     start = time.perf_counter()
     with export_path.open("wb") as handle:
@@ -167,6 +183,7 @@ def sustained(seconds: float, per_txn: int) -> dict[str, float]:
     )
     return {
         "seconds": seconds,
+        "target_rate": rate,
         "events_per_txn": per_txn,
         "appended": appended,
         "append_events_per_s": appended / appended_s,
@@ -330,6 +347,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--per-txn", type=int, default=100)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="pace appends at this many events/s (0: flat out)"
+    )
     parser.add_argument("--proof-leaves", type=int, default=10_000_000)
     parser.add_argument("--proofs", type=int, default=5_000)
     parser.add_argument("--skip-sustained", action="store_true")
@@ -351,10 +371,11 @@ def main() -> None:
     results["machine"] = machine()
     print(f"machine: {results['machine']}")
     if not args.skip_sustained:
-        run = sustained(args.seconds, args.per_txn)
+        run = sustained(args.seconds, args.per_txn, args.rate)
         results["sustained"] = run
+        paced = f"paced at {args.rate:,.0f} events/s" if args.rate else "unpaced"
         print(
-            f"sustained {run['seconds']:.0f} s, {run['events_per_txn']} events per append"
+            f"sustained {run['seconds']:.0f} s ({paced}), {run['events_per_txn']} events per append"
             f" transaction: appended {run['append_events_per_s']:,.0f} events/s, integrated"
             f" {run['integrated_events_per_s']:,.0f} events/s ({run['appended']:,} events,"
             f" {run['checkpoints']} checkpoints)"

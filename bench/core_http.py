@@ -102,21 +102,14 @@ def run_wrk(port: int, script: Path, duration: int, connections: int) -> dict[st
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Serve `app` with uvicorn, one worker; ``veil`` is served by `veil serve` itself."""
+    if app == "veil":
+        command = [sys.executable, "-m", "veil.cli", "serve", "--host", "127.0.0.1", "--port"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--factory", "--no-access-log", "--port"]
+    command += [str(port), "--workers", "1"]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        command,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=(RESULTS / f"server-{port}.log").open("wb"),
@@ -154,6 +147,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--integrator",
+        choices=["thread", "process"],
+        default="process",
+        help="where `veil serve` runs the audit integrator (VEIL_AUDIT_INTEGRATOR_MODE)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -183,6 +182,7 @@ def main() -> None:
         "VEIL_AUDIT_SIGNING_KEY": str(signing_key),
         "VEIL_AUDIT_ORIGIN": "bench.veil.local/audit",
         "VEIL_AUDIT_WITNESS_DIR": str(witness),
+        "VEIL_AUDIT_INTEGRATOR_MODE": args.integrator,
         "PYTHONWARNINGS": "ignore",
         # Each benchmark rider reads hundreds of orders a minute, which the watch
         # rightly calls a bulk read: limits far above the load and alerts without
@@ -195,7 +195,7 @@ def main() -> None:
     plain_env = {"PLAIN_DATABASE_URL": f"sqlite:///{plain_db}", "PYTHONPATH": "bench"}
     for name, app, env, script in (
         ("plain (2018 design)", "plain_app:app_from_env", plain_env, plain_script),
-        ("veil", "veil.api._serve:app_from_settings", veil_env, veil_script),
+        ("veil", "veil", veil_env, veil_script),
     ):
         port = free_port()
         process = serve(app, port, env)
@@ -212,7 +212,10 @@ def main() -> None:
 
     veil, plain = results["veil"], results["plain (2018 design)"]
     print(f"machine: {machine()}")
-    print(f"load: wrk -t1 -c{args.connections} -d{args.duration}s, uvicorn 1 worker, SQLite WAL")
+    print(
+        f"load: wrk -t1 -c{args.connections} -d{args.duration}s, uvicorn 1 worker, SQLite WAL;"
+        f" audit integrator: {args.integrator}"
+    )
     print("| endpoint | requests/s | p50 ms | p90 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in results.items():

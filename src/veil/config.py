@@ -105,7 +105,15 @@ class Settings(BaseSettings):
         Path("./var/witness"), description="Where every checkpoint is also appended."
     )
     audit_integrator: bool = Field(
-        True, description="Run the audit integrator inside `veil serve` (one per log, locked)."
+        True, description="Run the audit integrator with `veil serve` (one per log, locked)."
+    )
+    audit_integrator_mode: Literal["process", "thread"] = Field(
+        "process",
+        description=(
+            "process: `veil serve` runs `veil audit integrate` as its own child process, on"
+            " another core, so integration never takes the GIL from requests; thread: each"
+            " worker runs it on a thread (single-core hosts)."
+        ),
     )
     # ---- the watch: rate limits, detection, alerts, responses (README, "Watch") ----
     redis_url: str | None = Field(

@@ -140,6 +140,26 @@ def test_batches_split_a_backlog_and_rounds_report_more(engine: Engine, tmp_path
     assert sorted(seqs_by_leaf(engine)) == seqs_by_leaf(engine)
 
 
+def test_a_batch_written_in_short_transactions_makes_the_same_tree(engine: Engine) -> None:
+    # 250 events read in one batch, written 64 at a time (4 write transactions):
+    # the tree is the one the same leaves make in memory.
+    add_events(engine, 250)
+    log = integrator(engine, None, batch_size=1000, write_chunk=64, round_seconds=0.0)
+    assert log.acquire(timeout=5)
+    try:
+        result = log.integrate(checkpoint=True)
+    finally:
+        log.release()
+    rows = _rows_in_seq_order(engine)
+    assert result.integrated == result.tree_size == len(rows) == 250
+    assert seqs_by_leaf(engine) == [row["seq"] for row in rows]
+    reference = MemoryNodeStore()
+    append_leaves(reference, [leaf_hash(canonical_event(row)) for row in rows])
+    assert result.checkpoint is not None
+    assert result.checkpoint.root_hash == root_hash(reference, 250)
+    assert _stored_root(engine, 250) == root_hash(reference, 250)
+
+
 def test_a_second_integrator_waits_until_the_first_releases(engine: Engine, tmp_path: Path) -> None:
     first = integrator(engine, tmp_path / "witness")
     second = integrator(engine, tmp_path / "witness")

@@ -32,7 +32,8 @@ def app_from_settings() -> FastAPI:
         # sender and the peer-baseline sweep (alerts are deduplicated in the DB).
         vault.watch.start()
     app = create_app(vault, max_body_bytes=settings.max_body_bytes)
-    if settings.audit_integrator:
+    if settings.audit_integrator and settings.audit_integrator_mode == "thread":
         # Every worker starts one; the log's lock lets one integrate, the others wait.
+        # (In "process" mode `veil serve` runs the integrator as its own process.)
         run_integrator(app, integrator_from_settings(settings, vault.engine))
     return app

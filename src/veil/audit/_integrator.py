@@ -112,7 +112,10 @@ class Integrator:
         origin: The log's C2SP origin line, e.g. ``veil.example/audit``.
         witness_dir: Where checkpoints are also appended; None to skip (tests only).
         clock: Checkpoint timestamps and, on SQLite, lease expiry.
-        batch_size: Events per write transaction.
+        batch_size: Events read per batch.
+        write_chunk: Events per write transaction. Writers on SQLite (every
+            view appends its audit row) queue behind each of these, so they stay
+            short: ~200 events hold the write lock for a few milliseconds.
         round_seconds: Longest a round integrates before it signs a checkpoint.
         checkpoint_seconds: Least time between two checkpoints (one signature,
             one witness fsync and one database write each).
@@ -129,6 +132,7 @@ class Integrator:
         witness_dir: Path | None,
         clock: Clock | None = None,
         batch_size: int = 5_000,
+        write_chunk: int = 200,
         round_seconds: float = 1.0,
         checkpoint_seconds: float = 1.0,
         settle_seconds: float = 60.0,
@@ -140,6 +144,7 @@ class Integrator:
         self._witness_dir = witness_dir
         self._clock = clock or SystemClock()
         self._batch_size = batch_size
+        self._write_chunk = max(1, write_chunk)
         self._round_seconds = round_seconds
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpointed_at = float("-inf")
@@ -401,6 +406,13 @@ class Integrator:
             del self._gaps[seq]
 
     def _append(self, connection: Connection, events: Sequence[Sequence[Any]]) -> None:
+        chunk = self._write_chunk
+        for first in range(0, len(events), chunk):
+            if first:
+                time.sleep(0)  # let the writers queued on the lock go first
+            self._append_chunk(connection, events[first : first + chunk])
+
+    def _append_chunk(self, connection: Connection, events: Sequence[Sequence[Any]]) -> None:
         sha256 = hashlib.sha256
         leaves = [sha256(b"\x00" + canonical_event_values(event)).digest() for event in events]
         seqs = [int(event[0]) for event in events]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -56,18 +57,30 @@ def integrate(
     interval: Annotated[
         float, typer.Option(min=0.05, max=5.0, help="Seconds between rounds.")
     ] = 1.0,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Stop when this process (the server) is gone."),
+    ] = None,
 ) -> None:
     """Append new audit events to the Merkle tree and sign checkpoints (one per log: locked).
 
     A second integrator of the same log waits for the first to stop. Without
-    --once it runs until interrupted (Ctrl-C or SIGTERM).
+    --once it runs until interrupted (Ctrl-C or SIGTERM). `veil serve` runs
+    this as its child process (VEIL_AUDIT_INTEGRATOR_MODE=process).
     """
     settings = load_settings()
     with _engine(settings) as engine, fail_on_veil_errors():
-        _integrate(integrator_from_settings(settings, engine), once=once, interval=interval)
+        _integrate(
+            integrator_from_settings(settings, engine),
+            once=once,
+            interval=interval,
+            parent=parent_pid,
+        )
 
 
-def _integrate(integrator: Integrator, *, once: bool, interval: float) -> None:
+def _integrate(
+    integrator: Integrator, *, once: bool, interval: float, parent: int | None = None
+) -> None:
     if once:
         holder = integrator.try_acquire()
         if holder is not None:
@@ -88,6 +101,14 @@ def _integrate(integrator: Integrator, *, once: bool, interval: float) -> None:
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if parent is not None:
+        # A server killed without a chance to stop its child: stop with it.
+        def orphaned() -> None:
+            while not stop.wait(1.0):
+                if os.getppid() != parent:
+                    stop.set()
+
+        threading.Thread(target=orphaned, name="veil-parent-watch", daemon=True).start()
     console.print(f"integrating {integrator.origin} (Ctrl-C to stop)")
     try:
         integrator.run(stop, interval=interval)

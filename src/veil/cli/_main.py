@@ -22,6 +22,7 @@ from veil.cli._common import (
 )
 from veil.cli._numbers import numbers_app
 from veil.cli._redact import redact_command
+from veil.cli._sidecar import IntegratorProcess
 from veil.cli._staff import policy_app, tickets_app
 from veil.cli._watch import add_principal_commands, alerts_app, sim_app
 from veil.crypto import normalize_phone
@@ -99,7 +100,13 @@ def serve(
         int | None, typer.Option(help="Worker processes (default VEIL_WORKERS).")
     ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs), with the audit integrator beside it.
+
+    The integrator (VEIL_AUDIT_INTEGRATOR) runs as its own child process by
+    default (VEIL_AUDIT_INTEGRATOR_MODE=process): it hashes every audit event
+    into the Merkle tree and signs checkpoints on another core, so it never
+    takes the interpreter from a request. It stops when the server stops.
+    """
     import uvicorn
 
     settings = load_settings()
@@ -110,15 +117,24 @@ def serve(
         with fail_on_veil_errors():
             integrator_from_settings(settings, vault.engine)
     vault.engine.dispose()
-    uvicorn.run(
-        "veil.api._serve:app_from_settings",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level="info",
-        access_log=False,
+    sidecar = (
+        IntegratorProcess().start()
+        if settings.audit_integrator and settings.audit_integrator_mode == "process"
+        else None
     )
+    try:
+        uvicorn.run(
+            "veil.api._serve:app_from_settings",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if sidecar is not None:
+            sidecar.stop()
 
 
 @principals_app.command("create")
