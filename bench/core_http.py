@@ -149,9 +149,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
         "--integrator",
-        choices=["thread", "process"],
+        choices=["process", "thread", "off"],
         default="process",
-        help="where `veil serve` runs the audit integrator (VEIL_AUDIT_INTEGRATOR_MODE)",
+        help="where `veil serve` runs the audit integrator (VEIL_AUDIT_INTEGRATOR_MODE), or off",
+    )
+    parser.add_argument(
+        "--watch", choices=["on", "off"], default="on", help="Veil's watch (VEIL_WATCH_ENABLED)"
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -182,7 +185,9 @@ def main() -> None:
         "VEIL_AUDIT_SIGNING_KEY": str(signing_key),
         "VEIL_AUDIT_ORIGIN": "bench.veil.local/audit",
         "VEIL_AUDIT_WITNESS_DIR": str(witness),
-        "VEIL_AUDIT_INTEGRATOR_MODE": args.integrator,
+        "VEIL_AUDIT_INTEGRATOR_MODE": "thread" if args.integrator == "thread" else "process",
+        "VEIL_AUDIT_INTEGRATOR": "false" if args.integrator == "off" else "true",
+        "VEIL_WATCH_ENABLED": "true" if args.watch == "on" else "false",
         "PYTHONWARNINGS": "ignore",
         # Each benchmark rider reads hundreds of orders a minute, which the watch
         # rightly calls a bulk read: limits far above the load and alerts without
@@ -214,7 +219,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(
         f"load: wrk -t1 -c{args.connections} -d{args.duration}s, uvicorn 1 worker, SQLite WAL;"
-        f" audit integrator: {args.integrator}"
+        f" audit integrator: {args.integrator}; watch: {args.watch}"
     )
     print("| endpoint | requests/s | p50 ms | p90 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
