@@ -14,26 +14,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, insert
 
+from veil.audit._canonical import EVENT_FIELDS
 from veil.store import AUDIT_EVENTS, Prepared
 
 __all__ = ["AuditRecord", "AuditTag", "append_events", "collect_appended", "stop_collecting"]
 
-_COLUMNS = (
-    "at_ms",
-    "tag",
-    "principal_id",
-    "role",
-    "order_id",
-    "subject_id",
-    "fields",
-    "decision",
-    "policy_ids",
-    "reason",
-    "purpose",
-    "request_id",
-    "client_ip",
-    "detail",
-)
+# Every column but the sequence number, which the database assigns; the
+# canonical serialization (`veil.audit._canonical`) is the one list of them.
+_COLUMNS = tuple(name for name in EVENT_FIELDS if name != "seq")
 _INSERT = Prepared(insert(AUDIT_EVENTS).values({name: bindparam(name) for name in _COLUMNS}))
 
 

@@ -64,8 +64,12 @@ class IntegratorProcess:
     def _spawn(self) -> None:
         command = [sys.executable, "-m", "veil.cli", "audit", "integrate"]
         command += ["--parent-pid", str(os.getpid())]
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own CLI
         with self._lock:
+            # Under the lock, so that `stop` (which sets the flag first) never
+            # misses a child started while it was stopping.
+            if self._halt.is_set():
+                return
+            child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - own CLI
             self._child = child
         log.info("audit integrator started (pid %d)", child.pid)
 
