@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from veil.redact import PLACEHOLDERS, EntityType, default_redactor, id_check_char
@@ -137,6 +137,9 @@ def test_findings_are_ordered_disjoint_and_the_rest_is_untouched(note: str) -> N
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(notes)
+# Found by Hypothesis: a phone typed right after a card, in spaced groups, was
+# hidden behind the card on the first pass and found on the second.
+@example("6222 0254 2000 0000 0056222 0283 1300 0000 009")
 def test_redaction_is_idempotent(note: str) -> None:
     once = REDACTOR.redact(note).text
     assert REDACTOR.redact(once).text == once

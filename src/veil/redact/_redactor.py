@@ -250,9 +250,21 @@ _NEIGHBOURS_WIDE = frozenset(chr(ord(c) + 0xFEE0) for c in _NEIGHBOURS) | frozen
 )
 
 
+_SEPARATORS = frozenset(" .\u3000\u00a0\t")
+_SEPARATOR_RUN = 3
+
+
 def _touches_neighbour(text: str, findings: tuple[Finding, ...]) -> bool:
+    # Looks past a few separators too: recognizers also refuse a number that
+    # continues a digit group typed with spaces or dots ("0283 1300 0000 009"
+    # right after a card), and the placeholder ends that group.
     for finding in findings:
-        for at in (finding.start - 1, finding.end):
+        for edge, step in ((finding.start - 1, -1), (finding.end, 1)):
+            at = edge
+            for _ in range(_SEPARATOR_RUN):
+                if not (0 <= at < len(text)) or text[at] not in _SEPARATORS:
+                    break
+                at += step
             if 0 <= at < len(text) and (text[at] in _NEIGHBOURS or text[at] in _NEIGHBOURS_WIDE):
                 return True
     return False
