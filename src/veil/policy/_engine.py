@@ -11,13 +11,13 @@ import hashlib
 import json
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cedarpy
+from cachetools import LRUCache
 
 from veil.errors import ConfigurationError
 from veil.policy._quotas import QuotaTable
@@ -439,25 +439,19 @@ class PolicyEngine:
 
 
 class _Memo:
-    """A bounded, thread-safe map (least recently used go first)."""
+    """A bounded, thread-safe map: cachetools' LRU behind a lock."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
         self._lock = threading.Lock()
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._items: LRUCache[Hashable, Any] = LRUCache(maxsize=size)
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
+            return self._items.get(key)
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
             self._items[key] = value
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
 
 
 class _ParsedEntities:
@@ -471,21 +465,14 @@ class _ParsedEntities:
     """
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._handles: OrderedDict[Hashable, Any] = OrderedDict()
+        self._handles = _Memo(size)
 
     def parsed(self, key: Hashable, build_json: Callable[[], str]) -> Any:
-        with self._lock:
-            handle = self._handles.get(key)
-            if handle is not None:
-                self._handles.move_to_end(key)
-                return handle
-        handle = cedarpy.Entities.from_json_str(build_json())
-        with self._lock:
-            self._handles[key] = handle
-            if len(self._handles) > self._size:
-                self._handles.popitem(last=False)
+        handle = self._handles.get(key)
+        if handle is None:
+            # Parsed outside the lock; two threads missing together both parse.
+            handle = cedarpy.Entities.from_json_str(build_json())
+            self._handles.put(key, handle)
         return handle
 
 
