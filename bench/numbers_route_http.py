@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/numbers_route_http.py [--orders 2000] [--duration 15] [--strangers 0.1]
 
-Veil runs as `veil serve` does (uvicorn, one worker, SQLite WAL) with orders
-picked up and their riders bound to virtual numbers. `wrk` (Debian package)
-sends routing callbacks from a second process, each with a fresh
+Veil is started with `veil serve` (one worker, SQLite WAL, the audit
+integrator in its own process, as by default) with orders picked up and their
+riders bound to virtual numbers. `wrk` (Debian package) sends routing
+callbacks from a second process, each with a fresh
 provider_event_id: riders calling their own number (connect: decrypt the
 customer's number, record the call, audit) and a share of strangers calling
 a live number (reject, leak signal, alert, audit). It runs once with one
@@ -26,6 +27,7 @@ from _setup import ADDRESS, fresh_vault, machine
 from core_http import free_port, run_wrk, serve, wait_up
 from sqlalchemy import func, select
 
+from veil.audit import ensure_signing_key
 from veil.crypto import InsecureKeyStorageWarning
 from veil.numbers import PoolEntry
 from veil.store import LEAK_SIGNALS, NUMBER_CALLS, make_engine
@@ -114,20 +116,26 @@ def main() -> None:
     warnings.simplefilter("ignore", InsecureKeyStorageWarning)
 
     calls, service_key = _seed(args)
+    signing_key = RESULTS / "route" / "audit-signing.key"
+    signing_key.unlink(missing_ok=True)
+    shutil.rmtree(RESULTS / "route" / "witness", ignore_errors=True)
+    ensure_signing_key(signing_key, "veil.localhost/audit")
 
     env = {
         "VEIL_DATABASE_URL": f"sqlite:///{RESULTS / 'route' / 'veil.db'}",
         "VEIL_KEY_FILE": str(RESULTS / "route" / "veil.key"),
         "VEIL_POLICY_WATCH_SECONDS": "0",
         "VEIL_NUMBERS_SWEEP_SECONDS": "0",
-        "VEIL_AUDIT_INTEGRATOR": "false",
+        # As `veil serve` runs by default: the audit integrator in its own process.
+        "VEIL_AUDIT_SIGNING_KEY": str(signing_key),
+        "VEIL_AUDIT_WITNESS_DIR": str(RESULTS / "route" / "witness"),
         # The telephony gateway is the platform back-end: its callbacks come at
         # the provider's pace, not a person's (the default routing limit is per person).
         "VEIL_RATE_LIMITS": '{"service.routing": "none"}',
         "PYTHONWARNINGS": "ignore",
     }
     port = free_port()
-    process = serve("veil.api._serve:app_from_settings", port, env)
+    process = serve("veil", port, env)  # `veil serve`, as a user starts it
     results = {}
     try:
         wait_up(port)
@@ -162,7 +170,7 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     print(
-        f"load: wrk -t1 -d{args.duration}s, uvicorn 1 worker, SQLite WAL; {len(calls)} bound"
+        f"load: wrk -t1 -d{args.duration}s, veil serve 1 worker, SQLite WAL; {len(calls)} bound"
         f" numbers, {args.strangers:.0%} of calls from a stranger (reject + leak signal)"
     )
     print(
