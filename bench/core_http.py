@@ -108,6 +108,7 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     else:
         command = [sys.executable, "-m", "uvicorn", app, "--factory", "--no-access-log", "--port"]
     command += [str(port), "--workers", "1"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         command,
         env={**os.environ, **env},

@@ -1,7 +1,13 @@
 """Persistence: SQLAlchemy 2 models, Alembic migrations, engines. No business rules here."""
 
 from veil.store._checkpoint import BackgroundCheckpointer
-from veil.store._db import current_revision, head_revision, make_engine, migrate
+from veil.store._db import (
+    current_revision,
+    head_revision,
+    make_engine,
+    migrate,
+    writes_paused,
+)
 from veil.store._models import (
     ALERTS,
     API_KEYS,
@@ -119,4 +125,5 @@ __all__ = [
     "head_revision",
     "make_engine",
     "migrate",
+    "writes_paused",
 ]

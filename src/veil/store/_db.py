@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from veil.errors import ConfigurationError
 
-__all__ = ["current_revision", "head_revision", "make_engine", "migrate"]
+__all__ = ["current_revision", "head_revision", "make_engine", "migrate", "writes_paused"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -52,6 +55,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         writer = _WriterLock()
+        _WRITERS[engine] = writer
         event.listen(engine, "begin", writer.begin)
         event.listen(engine, "commit", writer.end)
         event.listen(engine, "rollback", writer.end)
@@ -106,6 +110,36 @@ class _WriterLock:
     def end(self, connection: Any) -> None:
         if connection.info.pop("veil_writer", False):
             self._lock.release()
+
+    def hold(self, timeout: float) -> bool:
+        """Take the lock outside any transaction (for maintenance); False if not in time."""
+        return self._lock.acquire(timeout=timeout)
+
+    def let_go(self) -> None:
+        """Give back a lock taken with `hold`."""
+        self._lock.release()
+
+
+# Each SQLite engine's writer lock (the engine's listeners hold the lock alive).
+_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def writes_paused(engine: Engine, *, timeout: float) -> Iterator[bool]:
+    """Hold back this process's transactions on a SQLite `engine` for the block.
+
+    Yields False (and holds nothing back) when the lock was not free within
+    `timeout` seconds, or when `engine` is not one of `make_engine`'s SQLite
+    engines. Other processes' writers are not held back.
+    """
+    writer = _WRITERS.get(engine)
+    if writer is None or not writer.hold(timeout):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        writer.let_go()
 
 
 def _config(engine: Engine) -> Config:
