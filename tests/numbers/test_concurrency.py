@@ -121,3 +121,21 @@ def test_the_database_refuses_a_second_live_binding_on_one_number_and_party(
         connection.execute(
             insert(NUMBER_BINDINGS).values(row(**{party: shared, "holder_role": "merchant"}))
         )
+
+
+def test_a_merchant_asking_many_times_at_once_gets_one_live_number(vault: Vault) -> None:
+    # No unique index keeps one live binding per order and role: the order's
+    # row does (a locked read on PostgreSQL), so this is the guard.
+    from veil.vault import request_contact
+
+    city = build_numbers_city(vault)
+    [order_id] = _accepted_orders(city, city.subjects[:1])
+    merchant = city.merchants[0]
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(
+            pool.map(lambda _: request_contact(vault, merchant, order_id), range(THREADS * 2))
+        )
+    assert len({answer["virtual_number"] for answer in answers}) == 1
+    live = [row for row in bindings(vault, order_id) if row.released_ms is None]
+    assert len(live) == 1
+    assert live[0].holder_id == merchant.principal_id

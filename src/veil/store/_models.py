@@ -218,11 +218,21 @@ class AuditEvent(Base):
     at_ms: Mapped[int] = mapped_column(BigInteger)
     tag: Mapped[str] = mapped_column(String(48))
     # Only subject_id is indexed: the subject access log reads by it, and every
-    # index costs each view's commit a page write (migration 0006).
+    # index costs each view's commit a page write (migration 0006). Only rows
+    # about a subject are in it (0007): most events name none.
+    __table_args__ = (
+        Index(
+            "ix_audit_events_subject_id",
+            "subject_id",
+            sqlite_where=text("subject_id IS NOT NULL"),
+            postgresql_where=text("subject_id IS NOT NULL"),
+        ),
+    )
+
     principal_id: Mapped[str | None] = mapped_column(String(40))
     role: Mapped[str | None] = mapped_column(String(16))
     order_id: Mapped[str | None] = mapped_column(String(40))
-    subject_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    subject_id: Mapped[str | None] = mapped_column(String(40))
     fields: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(8))
     policy_ids: Mapped[str] = mapped_column(Text, default="")
@@ -513,25 +523,17 @@ class NumberBinding(Base):
             sqlite_where=_LIVE,
             postgresql_where=_LIVE,
         ),
-        Index(
-            "uq_number_bindings_live_order",
-            "order_id",
-            "holder_role",
-            unique=True,
-            sqlite_where=_LIVE,
-            postgresql_where=_LIVE,
-        ),
+        # The order's bindings (live or not) for its views, releases and listing.
+        # At most one live binding per order and holder role is kept by the
+        # order's own row: every bind follows an update or a locked read of it.
         Index("ix_number_bindings_order_holder", "order_id", "holder_id", "created_ms"),
         # Insert-only columns: releasing a binding rewrites no entry here.
         Index("ix_number_bindings_x", "x_number", "created_ms"),
         Index("ix_number_bindings_a", "a_digest"),
         Index("ix_number_bindings_b", "b_digest"),
-        Index(
-            "ix_number_bindings_live_expiry",
-            "expires_ms",
-            sqlite_where=_LIVE,
-            postgresql_where=_LIVE,
-        ),
+        # No index on the expiry: the sweep reads the live rows through the
+        # live partial indexes above (migration 0008); each index costs every
+        # bind and release a page write.
         # Only unbinds the provider has not confirmed: the sweep's retry list.
         Index(
             "ix_number_bindings_unbind_pending",

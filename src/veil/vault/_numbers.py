@@ -161,7 +161,9 @@ def request_contact(
     refusal: AccessDenied | NotFound | None = None
     records: list[AuditRecord] = []
     with vault._transaction() as connection:
-        row = _order(connection, order_id)
+        # Locked (PostgreSQL): two requests at once would otherwise both
+        # find no live number and bind two (SQLite has one writer anyway).
+        row = _order(connection, order_id, lock=True)
         if row is None:
             refusal = NotFound("no such order")
         else:
@@ -395,10 +397,11 @@ class BindingSweeper:
                 log.exception("number sweep failed")
 
 
-def _order(connection: Connection, order_id: str) -> Any:
+def _order(connection: Connection, order_id: str, *, lock: bool = False) -> Any:
     if not is_id(order_id, IdKind.ORDER):
         return None
-    return connection.execute(select(ORDERS).where(ORDERS.c.id == order_id)).first()
+    query = select(ORDERS).where(ORDERS.c.id == order_id)
+    return connection.execute(query.with_for_update() if lock else query).first()
 
 
 def number_desk_from_settings(
