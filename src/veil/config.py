@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         description="`veil serve` on SQLite: checkpoint the WAL in the background this often"
         " (0: inside commits, SQLite's default).",
     )
+    sqlite_cache_mib: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="SQLite page cache per connection, in MiB (the vault keeps one connection"
+        " per worker thread; each fills only as far as it reads).",
+    )
     aliyun_pns_endpoint: str = Field(
         "https://dyplsapi.aliyuncs.com/",
         description="Alibaba PNS endpoint (numbers_provider=aliyun).",

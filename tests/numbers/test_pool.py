@@ -27,7 +27,14 @@ from veil.numbers import (
     parse_pool_csv,
 )
 from veil.testing import FixedClock
-from veil.vault import OrderSpec, Vault, import_numbers, numbers_status, register_party_phone
+from veil.vault import (
+    OrderSpec,
+    Vault,
+    import_numbers,
+    numbers_status,
+    register_party_phone,
+    sweep_numbers,
+)
 
 # ---------------------------------------------------------------- CSV
 
@@ -137,6 +144,27 @@ def test_a_number_comes_back_to_the_same_rider_only_after_the_cooldown(
     assert x_of(vault.view_order(city.riders[0], second)) != x
     city.move(second, "cancel")
     clock.advance(minutes=30)  # the first binding ended 31 minutes ago, the second 30
+    third = city.order_in("rider_assigned", rider=0)
+    assert x_of(vault.view_order(city.riders[0], third)) == x
+
+
+def test_the_cooldown_holds_after_a_binding_that_lived_as_long_as_any_can(
+    vault: Vault, clock: FixedClock
+) -> None:
+    # Allocation reads a party's ended bindings only back to the longest a
+    # binding lives before the cool-down: this one began exactly that long ago.
+    city = build_numbers_city(vault, csv=pool_csv(BEIJING[:1], GUANGZHOU))
+    config = vault.numbers.config
+    first = city.order_in("rider_assigned", rider=0)
+    x = x_of(vault.view_order(city.riders[0], first))
+    clock.advance(milliseconds=config.max_binding_ms + 1)
+    assert sweep_numbers(vault).expired == 1  # ended at its expiry, never delivered
+    clock.advance(milliseconds=config.cooldown_ms - 2)  # 1 ms before the cool-down ends
+    second = city.order_in("rider_assigned", rider=0)
+    # The only number is still cooling down for this rider and customer.
+    assert vault.view_order(city.riders[0], second)["contact"]["virtual_number"] is None
+    city.move(second, "cancel")
+    clock.advance(milliseconds=config.cooldown_ms)
     third = city.order_in("rider_assigned", rider=0)
     assert x_of(vault.view_order(city.riders[0], third)) == x
 

@@ -37,7 +37,7 @@ audit_app = typer.Typer(
 def _engine(settings: Settings) -> Iterator[Engine]:
     """Open the database, refusing one that is not migrated to this Veil's schema."""
     with fail_on_veil_errors():
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, sqlite_cache_mib=settings.sqlite_cache_mib)
     try:
         with fail_on_veil_errors():
             if current_revision(engine) != head_revision():

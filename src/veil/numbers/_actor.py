@@ -11,6 +11,10 @@ from veil.audit import AuditRecord, AuditTag
 __all__ = ["Actor"]
 
 
+# json.dumps with options builds a new encoder per call; one, reused, is the same text.
+_DETAIL = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """The request behind an operation: where it came from (principal, request id, IP)."""
@@ -54,5 +58,5 @@ class Actor:
             reason=reason,
             request_id=self.request_id,
             client_ip=self.client_ip,
-            detail=json.dumps(body, sort_keys=True, ensure_ascii=False) if body else None,
+            detail=_DETAIL.encode(body) if body else None,
         )

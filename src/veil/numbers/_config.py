@@ -50,3 +50,8 @@ class NumbersConfig:
         if self.max_binding_ms < _MINUTE_MS or self.merchant_binding_ms < _MINUTE_MS:
             # Providers refuse an expiry less than a minute ahead.
             raise ValueError("bindings must live at least one minute")
+
+    @property
+    def longest_binding_ms(self) -> int:
+        """Return the longest any binding lives, rider's or merchant's (a bound on its end)."""
+        return max(self.max_binding_ms, self.merchant_binding_ms)

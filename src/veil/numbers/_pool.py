@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     Select,
     and_,
@@ -30,8 +31,8 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
+    union_all,
     update,
 )
 
@@ -178,15 +179,32 @@ def import_pool(connection: Connection, entries: Sequence[PoolEntry], now_ms: in
     return ImportReport(len(fresh), len(known), by_city)
 
 
-def _busy_for_parties() -> Select[Any]:
+def _busy_for_parties() -> CompoundSelect[Any]:
     # Numbers that are live, or ended within the cool-down, in a binding with
-    # the same A or the same B. The x_number filter matters: NOT IN over a
-    # list holding NULL would exclude every number.
-    return select(_BINDINGS.c.x_number).where(
-        or_(_BINDINGS.c.a_digest == bindparam("a"), _BINDINGS.c.b_digest == bindparam("b")),
-        _BINDINGS.c.x_number.is_not(None),
-        or_(_BINDINGS.c.released_ms.is_(None), _BINDINGS.c.released_ms > bindparam("cool_from")),
-    )
+    # the same A or the same B. Live ones come from the live partial indexes
+    # (party first); ended ones from the parties' indexes by creation time, and
+    # only back to `recent_from`: a binding ends at the latest at its expiry, at
+    # most the longest binding after it began, so an older one cannot have
+    # ended within the cool-down. The work is a day's bindings of the party,
+    # not its whole history. The x_number filter matters: NOT IN over a list
+    # holding NULL would exclude every number.
+    b = _BINDINGS.c
+    branches = []
+    for party, param in ((b.a_digest, "a"), (b.b_digest, "b")):
+        branches.append(
+            select(b.x_number).where(
+                party == bindparam(param), b.released_ms.is_(None), b.x_number.is_not(None)
+            )
+        )
+        branches.append(
+            select(b.x_number).where(
+                party == bindparam(param),
+                b.created_ms > bindparam("recent_from"),
+                b.released_ms > bindparam("cool_from"),
+                b.x_number.is_not(None),
+            )
+        )
+    return union_all(*branches)
 
 
 def _pick_statement(excluded: Iterable[str] = ()) -> Select[Any]:
@@ -241,6 +259,7 @@ def pick_number(
         "a": a_digest,
         "b": b_digest,
         "cool_from": now_ms - config.cooldown_ms,
+        "recent_from": now_ms - config.cooldown_ms - config.longest_binding_ms,
     }
     if excluded:
         row = connection.execute(_pick_statement(excluded), params).first()

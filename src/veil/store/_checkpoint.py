@@ -31,30 +31,18 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Engine
 
-from veil.store._db import writes_paused
+from veil.store._db import checkpoint_in_background, writes_paused
 
 __all__ = ["BackgroundCheckpointer"]
 
 log = logging.getLogger("veil.store")
 
-# Marks a pooled SQLite connection whose automatic checkpoints are off (the
-# mark goes with the connection: a replaced connection starts unmarked).
-_MARK = "veil_no_autocheckpoint"
 # Catching up stops at a pass this short (or after this many passes).
 _SHORT_PASS_SECONDS = 0.005
 _MAX_PASSES = 8
-
-
-def _no_auto_checkpoint(connection: Connection) -> None:
-    info = connection.info
-    if _MARK not in info:
-        driver: Any = connection.connection.driver_connection
-        driver.execute("PRAGMA wal_autocheckpoint=0").close()
-        info[_MARK] = True
 
 
 class BackgroundCheckpointer:
@@ -75,8 +63,7 @@ class BackgroundCheckpointer:
 
     def start(self) -> None:
         """Stop automatic checkpoints on the engine's connections and start the thread."""
-        if not event.contains(self._engine, "begin", _no_auto_checkpoint):
-            event.listen(self._engine, "begin", _no_auto_checkpoint)
+        checkpoint_in_background(self._engine)
         self._thread = threading.Thread(target=self._run, name="veil-wal-checkpoint", daemon=True)
         self._thread.start()
 

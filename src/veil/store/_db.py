@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Iterator
@@ -18,12 +19,19 @@ from sqlalchemy.engine import make_url
 
 from veil.errors import ConfigurationError
 
-__all__ = ["current_revision", "head_revision", "make_engine", "migrate", "writes_paused"]
+__all__ = [
+    "checkpoint_in_background",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "writes_paused",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, create: bool = False) -> Engine:
+def make_engine(url: str, *, create: bool = False, sqlite_cache_mib: int = 32) -> Engine:
     """Create an engine for `url`, tuned for Veil's short transactions.
 
     Without `create`, a SQLite file that does not exist is an error rather than
@@ -53,7 +61,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
             max_overflow=8,
             hide_parameters=True,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, sqlite_cache_mib))
         writer = _WriterLock()
         _WRITERS[engine] = writer
         event.listen(engine, "begin", writer.begin)
@@ -68,7 +76,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+def _sqlite_pragmas(cache_mib: int, dbapi_connection: Any, _record: object) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (see below).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -79,6 +87,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     # Checkpoint the WAL every ~40 MB rather than every 4 MB: each checkpoint
     # costs two fsyncs, and the view path commits one small audit row per read.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    # Each connection's page cache (SQLite's default is 2 MiB): once the random-
+    # keyed indexes outgrow it, every insert reads pages back from the OS
+    # (binding throughput fell 30 % as bench/numbers_bind.py's file passed 40 MB).
+    cursor.execute(f"PRAGMA cache_size={-1024 * cache_mib}")
     cursor.close()
 
 
@@ -95,14 +107,24 @@ class _WriterLock:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Set by `checkpoint_in_background`: each connection turns SQLite's
+        # automatic checkpoints off at its next transaction (also one opened
+        # before, and held since).
+        self.no_autocheckpoint = False
 
     def begin(self, connection: Any) -> None:
         self._lock.acquire()
-        connection.info["veil_writer"] = True
+        pooled = connection.connection  # SQLAlchemy's property costs ~1 us a read
+        info = pooled.info
+        info["veil_writer"] = True
         try:
             # Straight to the driver: SQLAlchemy's execute path costs more than
             # the statement, and this runs once per view.
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+            driver = pooled.driver_connection
+            if self.no_autocheckpoint and _NO_AUTOCHECKPOINT not in info:
+                driver.execute("PRAGMA wal_autocheckpoint=0").close()
+                info[_NO_AUTOCHECKPOINT] = True
+            driver.execute("BEGIN IMMEDIATE")
         except BaseException:
             self.end(connection)
             raise
@@ -122,6 +144,24 @@ class _WriterLock:
 
 # Each SQLite engine's writer lock (the engine's listeners hold the lock alive).
 _WRITERS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
+# Marks a pooled SQLite connection whose automatic checkpoints are off (the
+# mark goes with the connection: a replaced connection starts unmarked).
+_NO_AUTOCHECKPOINT = "veil_no_autocheckpoint"
+
+
+def checkpoint_in_background(engine: Engine) -> None:
+    """Turn SQLite's automatic checkpoints off on every connection of `engine`.
+
+    For `BackgroundCheckpointer`, which checkpoints instead. Each connection
+    turns them off as it begins its next transaction.
+
+    Raises:
+        ValueError: `engine` is not one of `make_engine`'s SQLite engines.
+    """
+    writer = _WRITERS.get(engine)
+    if writer is None:
+        raise ValueError("background checkpoints are for make_engine's SQLite engines")
+    writer.no_autocheckpoint = True
 
 
 @contextmanager

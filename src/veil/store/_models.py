@@ -507,18 +507,19 @@ class NumberBinding(Base):
 
     __tablename__ = "number_bindings"
     __table_args__ = (
+        # Party first: allocation reads a party's live numbers from these.
         Index(
             "uq_number_bindings_live_xb",
-            "x_number",
             "b_digest",
+            "x_number",
             unique=True,
             sqlite_where=_LIVE,
             postgresql_where=_LIVE,
         ),
         Index(
             "uq_number_bindings_live_xa",
-            "x_number",
             "a_digest",
+            "x_number",
             unique=True,
             sqlite_where=_LIVE,
             postgresql_where=_LIVE,
@@ -529,8 +530,9 @@ class NumberBinding(Base):
         Index("ix_number_bindings_order_holder", "order_id", "holder_id", "created_ms"),
         # Insert-only columns: releasing a binding rewrites no entry here.
         Index("ix_number_bindings_x", "x_number", "created_ms"),
-        Index("ix_number_bindings_a", "a_digest"),
-        Index("ix_number_bindings_b", "b_digest"),
+        # A party's bindings by time: allocation reads only the recent ones.
+        Index("ix_number_bindings_a", "a_digest", "created_ms"),
+        Index("ix_number_bindings_b", "b_digest", "created_ms"),
         # No index on the expiry: the sweep reads the live rows through the
         # live partial indexes above (migration 0008); each index costs every
         # bind and release a page write.

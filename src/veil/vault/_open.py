@@ -53,7 +53,9 @@ def init_vault(
     if provider is None:
         created = settings.key_provider == "local" and not settings.key_file.exists()
         provider = key_provider_from_settings(settings, create=True)
-    engine = make_engine(settings.database_url, create=True)
+    engine = make_engine(
+        settings.database_url, create=True, sqlite_cache_mib=settings.sqlite_cache_mib
+    )
     try:
         _refuse_foreign_database(engine, provider)
         migrate(engine, app_role=settings.database_app_role or None)
@@ -89,7 +91,9 @@ def open_vault(
         ConfigurationError: with a message that says what to do; nothing is written.
     """
     provider = provider or key_provider_from_settings(settings)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url, sqlite_cache_mib=settings.sqlite_cache_mib
+    )
     revision = current_revision(engine)
     if revision is None:
         raise ConfigurationError(
