@@ -3,6 +3,14 @@
 No database and no clock here: what comes in is what the vault committed,
 what goes out is what the detectors concluded. The watch records findings as
 alerts; tests and the simulator can run this part alone.
+
+A rider's app re-opens its active orders every few seconds. Such a repeat, the
+same principal served the same view of the same order within `REPEAT_MS`,
+changes no count any detector keeps (they count distinct orders, refusals,
+abandoned orders), so it is passed over; the only thing it would have moved is
+the order's last-touched time, which is then at most `REPEAT_MS` old (the
+shortest window is 10 minutes). Refusals are never passed over, nor are staff
+views, which the peer baselines count one by one.
 """
 
 from __future__ import annotations
@@ -10,14 +18,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 
-from veil.audit import AuditRecord
-from veil.watch._baseline import UsageRecorder
+from cachetools import LRUCache
+
+from veil.audit import AuditRecord, AuditTag
+from veil.watch._baseline import BASELINE_ROLES, UsageRecorder
 from veil.watch._config import Thresholds
 from veil.watch._detectors import DAY_MS, Detector, Finding, Signals, build_detectors
 from veil.watch._observations import Act, Observation, Outcome, observe_record
 from veil.watch._signals import MemorySignals, SignalStore
 
-__all__ = ["Analyzer"]
+__all__ = ["REPEAT_MS", "Analyzer"]
+
+REPEAT_MS = 30_000
+# Principals x open orders whose last served view is remembered.
+_REPEATS_KEPT = 200_000
 
 
 class Analyzer:
@@ -37,6 +51,7 @@ class Analyzer:
         self.detectors = list(detectors or build_detectors(thresholds))
         self.usage = UsageRecorder(thresholds.peer_outlier)
         self._reference = reference
+        self._served: LRUCache[tuple[str, str, bool], int] = LRUCache(_REPEATS_KEPT)
 
     @property
     def detectors(self) -> list[Detector]:
@@ -53,6 +68,8 @@ class Analyzer:
         findings: list[tuple[Finding, int]] = []
         signals = self.signals
         for record in records:
+            if self._is_repeat(record):
+                continue
             seen = observe_record(record, reference=self._reference)
             if seen is None:
                 continue
@@ -67,6 +84,22 @@ class Analyzer:
                     findings.append((finding, seen.at_ms))
         signals.store.flush()
         return findings
+
+    def _is_repeat(self, record: AuditRecord) -> bool:
+        # Only served order views of principals without a peer baseline.
+        if (
+            record.tag is not AuditTag.ORDER_VIEWED
+            or record.order_id is None
+            or record.principal_id is None
+            or record.role in BASELINE_ROLES
+        ):
+            return False
+        key = (record.principal_id, record.order_id, "address.full" in record.fields)
+        last = self._served.get(key)
+        if last is not None and 0 <= record.at_ms - last < REPEAT_MS:
+            return True
+        self._served[key] = record.at_ms
+        return False
 
     def _bookkeep(self, seen: Observation) -> None:
         # What several detectors read: the orders a principal touched (enumeration
