@@ -174,3 +174,31 @@ def test_an_erasure_refused_half_way_leaves_the_subject_whole(city: City) -> Non
     assert _count(city.vault.engine, SUBJECT_PHONES) == 2
     city.vault.keyring.cache.clear()  # read the key back from the database, not the cache
     assert city.vault.view_order(city.customers[0], order_id)["customer"]["name"] == ALICE[0]
+
+
+# ---------------------------------------------------------------- the database stays locked
+
+
+def test_a_view_that_waits_too_long_for_the_writer_lock_is_unavailable(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another Veil process (here a second engine, its own lock file handle)
+    # holds a write transaction longer than the busy timeout.
+    from sqlalchemy import text
+
+    from veil.store import _db, make_engine
+
+    engine = city.vault.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the writer lock is SQLite's; PostgreSQL locks rows")
+    order_id = city.order_in("picked_up")
+    rider = city.riders[0]
+    monkeypatch.setattr(_db, "_BUSY_SECONDS", 0.05)
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    with other.begin() as connection:
+        connection.execute(text("SELECT 1"))
+        with pytest.raises(StorageUnavailable) as error:
+            city.vault.view_order(rider, order_id)
+        _assert_clean(error)
+    other.dispose()
+    assert city.vault.view_order(rider, order_id)["address"]["room"] == "1203"

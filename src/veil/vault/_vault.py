@@ -868,14 +868,19 @@ class _Transaction:
     """
 
     def __init__(self, engine: Engine, held: Connection | None, watch: Watch | None = None) -> None:
+        self._engine = engine
         self._held = held
-        self._context: Any = held.begin() if held is not None else engine.begin()
+        self._context: Any = None
         self._watch = watch
         self._connection: Connection | None = None
         self._appended: list[AuditRecord] = []
 
     def __enter__(self) -> Connection:
         try:
+            # A held connection begins at once (and may find the database
+            # locked): inside the try, like the engine's begin.
+            held = self._held
+            self._context = held.begin() if held is not None else self._engine.begin()
             entered = self._context.__enter__()
         except SQLAlchemyError as exc:
             raise StorageUnavailable("the database is unavailable") from exc
