@@ -7,15 +7,19 @@ data came back, and that the tables hold exactly what they held before.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from tests._city import ALICE, BOB, City, build_city
+from tests.conftest import build_vault
 from tests.vault._faults import refusing
 from veil.errors import NotFound, StorageUnavailable
-from veil.store import AUDIT_EVENTS, ORDERS, SUBJECT_PHONES, SUBJECTS, Base
+from veil.store import AUDIT_EVENTS, ORDERS, SUBJECT_PHONES, SUBJECTS, Base, _db, make_engine
+from veil.testing import FixedClock, InMemoryKeyProvider
 from veil.vault import Address, OrderSpec, Vault
 
 
@@ -180,21 +184,23 @@ def test_an_erasure_refused_half_way_leaves_the_subject_whole(city: City) -> Non
 
 
 def test_a_view_that_waits_too_long_for_the_writer_lock_is_unavailable(
-    city: City, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    sqlite_template: Path,
+    provider: InMemoryKeyProvider,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Another Veil process (here a second engine, its own lock file handle)
-    # holds a write transaction longer than the busy timeout.
-    from sqlalchemy import text
-
-    from veil.store import _db, make_engine
-
-    engine = city.vault.engine
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the writer lock is SQLite's; PostgreSQL locks rows")
+    # SQLite only (PostgreSQL locks rows). Another Veil process, here a second
+    # engine with its own handle on the lock file, holds a write transaction
+    # longer than the busy timeout.
+    path = tmp_path / "veil.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    city = build_city(build_vault(engine, provider, clock))
     order_id = city.order_in("picked_up")
     rider = city.riders[0]
     monkeypatch.setattr(_db, "_BUSY_SECONDS", 0.05)
-    other = make_engine(engine.url.render_as_string(hide_password=False))
+    other = make_engine(f"sqlite:///{path}")
     with other.begin() as connection:
         connection.execute(text("SELECT 1"))
         with pytest.raises(StorageUnavailable) as error:
@@ -202,3 +208,4 @@ def test_a_view_that_waits_too_long_for_the_writer_lock_is_unavailable(
         _assert_clean(error)
     other.dispose()
     assert city.vault.view_order(rider, order_id)["address"]["room"] == "1203"
+    engine.dispose()
