@@ -184,7 +184,7 @@ class _WriterLock:
             self._take(_BUSY_SECONDS)
         except sqlite3.Error as error:
             raise _wrapped(error) from error
-        pooled = connection.connection  # SQLAlchemy's property costs ~1 us a read
+        pooled = connection.connection  # a SQLAlchemy property: read it once
         info = pooled.info
         info["veil_writer"] = True
         try:
@@ -261,7 +261,8 @@ def writes_paused(engine: Engine, *, timeout: float) -> Iterator[bool]:
 
     Yields False (and holds nothing back) when the lock was not free within
     `timeout` seconds, or when `engine` is not one of `make_engine`'s SQLite
-    engines. Other processes' writers are not held back.
+    engines. Other Veil processes' writers are held back too (the lock file);
+    other programs writing to the database are not.
     """
     writer = _WRITERS.get(engine)
     if writer is None or not writer.hold(timeout):
