@@ -6,11 +6,8 @@ requests over HTTP, checkpoints read back from the witness directory.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-VEIL = str(Path(sys.executable).with_name("veil"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.e2e._serve import free_port, init_home, start_serve, wait_up
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
@@ -63,41 +54,14 @@ def _until(condition: object, timeout: float, what: str) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    env.update(
-        {
-            "VEIL_DATABASE_URL": f"sqlite:///{tmp_path / 'veil.db'}",
-            "VEIL_KEY_FILE": str(tmp_path / "veil.key"),
-            "VEIL_AUDIT_SIGNING_KEY": str(tmp_path / "audit.key"),
-            "VEIL_AUDIT_WITNESS_DIR": str(tmp_path / "witness"),
-            "VEIL_POLICY_WATCH_SECONDS": "0",
-            "VEIL_WATCH_SWEEP_SECONDS": "0",
-            "VEIL_NUMBERS_SWEEP_SECONDS": "0",
-        }
-    )
-    subprocess.run([VEIL, "init"], env=env, check=True, capture_output=True, cwd=tmp_path)  # noqa: S603
-    yield tmp_path, env
+    yield tmp_path, init_home(tmp_path, {"VEIL_NUMBERS_SWEEP_SECONDS": "0"})
 
 
 def _serve(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [VEIL, "serve", "--port", str(port)],
-        env=env,
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    process = start_serve(home, env, port)
     url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert process.poll() is None, f"veil serve exited with {process.returncode}"
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    _until(up, 60, "veil serve to answer /healthz")
+    wait_up(url, process)
     return process, url
 
 

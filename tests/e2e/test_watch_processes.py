@@ -7,11 +7,8 @@ they share nothing but the database file and the Redis on 127.0.0.1:6379.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,14 +19,13 @@ import pytest
 
 from tests._city import HOTEL
 from tests._require import require
+from tests.e2e._serve import free_port, init_home, start_serve, wait_up
 from tests.watch.conftest import REDIS_URL, redis_client
 from veil.config import Settings
 from veil.ids import IdKind, new_id
 from veil.vault import Caller, OrderSpec, open_vault
 
 pytestmark = pytest.mark.redis
-
-VEIL = str(Path(sys.executable).with_name("veil"))
 
 
 @dataclass
@@ -40,25 +36,6 @@ class Deployment:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"veil serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     client = redis_client()
@@ -66,24 +43,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     assert client is not None
     home = tmp_path_factory.mktemp("two-veils")
     namespace = f"veil-test-{new_id(IdKind.REQUEST)[-8:]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    env.update(
+    env = init_home(
+        home,
         {
-            "VEIL_DATABASE_URL": f"sqlite:///{home / 'veil.db'}",
-            "VEIL_KEY_FILE": str(home / "veil.key"),
-            "VEIL_AUDIT_SIGNING_KEY": str(home / "audit.key"),
-            "VEIL_AUDIT_WITNESS_DIR": str(home / "witness"),
             "VEIL_AUDIT_INTEGRATOR": "false",
-            "VEIL_POLICY_WATCH_SECONDS": "0",
-            "VEIL_WATCH_SWEEP_SECONDS": "0",
             "VEIL_REDIS_URL": REDIS_URL,
             "VEIL_REDIS_NAMESPACE": namespace,
             "VEIL_RATE_LIMITS": json.dumps({"views": "10/minute"}),
             # Long enough that only the revocation message can explain a quick 401.
             "VEIL_API_KEY_CACHE_SECONDS": "60",
-        }
+        },
     )
-    subprocess.run([VEIL, "init"], env=env, check=True, capture_output=True, cwd=home)  # noqa: S603
     settings = Settings(
         database_url=env["VEIL_DATABASE_URL"],
         key_file=Path(env["VEIL_KEY_FILE"]),
@@ -114,20 +84,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     vault.post_order_event(service, order_id, "pickup")
     vault.engine.dispose()
 
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     result = Deployment([f"http://127.0.0.1:{port}" for port in ports], keys, order_id)
     try:
         for port in ports:
-            process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [VEIL, "serve", "--port", str(port)],
-                env=env,
-                cwd=home,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            result.processes.append(process)
+            result.processes.append(start_serve(home, env, port))
         for url, process in zip(result.urls, result.processes, strict=True):
-            _wait_up(url, process)
+            wait_up(url, process)
         yield result
     finally:
         for process in result.processes:
