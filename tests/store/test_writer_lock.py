@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from veil.store import _db, make_engine
 
@@ -98,3 +98,58 @@ def test_another_process_holding_the_lock_holds_this_one_back(database: str) -> 
         if process.stdout is not None:
             process.stdout.close()
     assert process.returncode == 0
+
+
+def _held_while(engine: Engine, statement: str) -> list[bool]:
+    """Run one transaction; return whether the writer lock was held as SQLite ran `statement`."""
+    writer = _db._WRITERS[engine]
+    seen: list[bool] = []
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.set_trace_callback(
+            lambda sql: seen.append(writer._lock.locked()) if sql == statement else None
+        )
+        try:
+            with connection.begin():
+                connection.execute(text("INSERT INTO t (n) VALUES (1)"))
+                if statement == "ROLLBACK":
+                    connection.rollback()
+        finally:
+            driver.set_trace_callback(None)
+    return seen
+
+
+@pytest.mark.parametrize("statement", ["COMMIT", "ROLLBACK"])
+def test_the_lock_is_given_back_only_after_sqlite_ends_the_transaction(
+    database: str, statement: str
+) -> None:
+    # SQLAlchemy's commit and rollback events fire before the driver's: a lock
+    # given back there let the next writer (or a WAL restart) meet a COMMIT
+    # still writing, and wait in SQLite's busy handler.
+    engine = make_engine(database)
+    assert _held_while(engine, statement) == [True]
+    assert not _db._WRITERS[engine]._lock.locked()
+    _insert(engine, 2)  # and it was given back
+    engine.dispose()
+
+
+def test_a_commit_that_fails_rolls_back_and_gives_the_lock_back(database: str) -> None:
+    engine = make_engine(database)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("CREATE TABLE child (p INTEGER REFERENCES parent (id))"))
+    with engine.connect() as connection:
+        # A deferred foreign key fails at COMMIT, leaving SQLite's transaction open.
+        with pytest.raises(IntegrityError), connection.begin():
+            connection.execute(text("PRAGMA defer_foreign_keys=ON"))
+            connection.execute(text("INSERT INTO t (n) VALUES (7)"))
+            connection.execute(text("INSERT INTO child (p) VALUES (42)"))
+        assert not _db._WRITERS[engine]._lock.locked()
+        # The same connection begins again: nothing of the failed one was kept.
+        with connection.begin():
+            connection.execute(text("INSERT INTO t (n) VALUES (8)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT n FROM t")).scalars().all() == [8]
+        assert connection.execute(text("SELECT count(*) FROM child")).scalar() == 0
+    engine.dispose()

@@ -9,7 +9,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def make_engine(url: str, *, create: bool = False, sqlite_cache_mib: int = 32) -
                 )
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": _Driver},
             pool_size=8,
             max_overflow=8,
             hide_parameters=True,
@@ -77,9 +77,8 @@ def make_engine(url: str, *, create: bool = False, sqlite_cache_mib: int = 32) -
         shared = _ProcessLock.beside(database) if database and database != ":memory:" else None
         writer = _WriterLock(shared)
         _WRITERS[engine] = writer
+        # Given back by `_Driver` once COMMIT or ROLLBACK is done.
         event.listen(engine, "begin", writer.begin)
-        event.listen(engine, "commit", writer.end)
-        event.listen(engine, "rollback", writer.end)
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
@@ -157,6 +156,48 @@ class _ProcessLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+class _Driver(sqlite3.Connection):
+    """sqlite3's connection, giving the writer lock back once COMMIT or ROLLBACK is done.
+
+    SQLAlchemy's commit and rollback events run before the driver's commit and
+    rollback: a lock given back there let the next writer's BEGIN IMMEDIATE
+    meet a COMMIT still writing the WAL (and wait in SQLite's busy handler,
+    1-25 ms sleeps), and let a WAL restart meet it and fail.
+    """
+
+    veil_writer: _WriterLock | None = None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except BaseException:
+            # No transaction stays open behind a lock given back.
+            with suppress(sqlite3.Error):
+                super().rollback()
+            raise
+        finally:
+            self.let_go()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.let_go()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.let_go()
+
+    def let_go(self) -> None:
+        """Give back the writer lock this connection's transaction holds, if any."""
+        writer = self.veil_writer
+        if writer is not None:
+            self.veil_writer = None
+            writer.let_go()
+
+
 class _WriterLock:
     """Serialize this process's SQLite transactions on a Python lock.
 
@@ -185,26 +226,21 @@ class _WriterLock:
         except sqlite3.Error as error:
             raise _wrapped(error) from error
         pooled = connection.connection  # a SQLAlchemy property: read it once
-        info = pooled.info
-        info["veil_writer"] = True
+        # Straight to the driver: SQLAlchemy's execute path costs more than
+        # the statement, and this runs once per view.
+        driver: _Driver = pooled.driver_connection
+        driver.veil_writer = self
         try:
-            # Straight to the driver: SQLAlchemy's execute path costs more than
-            # the statement, and this runs once per view.
-            driver = pooled.driver_connection
+            info = pooled.info
             if self.no_autocheckpoint and _NO_AUTOCHECKPOINT not in info:
                 driver.execute("PRAGMA wal_autocheckpoint=0").close()
                 info[_NO_AUTOCHECKPOINT] = True
             driver.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            self.end(connection)
-            raise _wrapped(error) from error
-        except BaseException:
-            self.end(connection)
+        except BaseException as error:
+            driver.let_go()
+            if isinstance(error, sqlite3.Error):
+                raise _wrapped(error) from error
             raise
-
-    def end(self, connection: Any) -> None:
-        if connection.info.pop("veil_writer", False):
-            self.let_go()
 
     def _take(self, timeout: float) -> None:
         self._lock.acquire()
