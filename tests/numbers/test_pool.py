@@ -18,6 +18,7 @@ from tests.numbers._numbers_city import (
     pool_csv,
     x_of,
 )
+from veil.clock import to_epoch_ms
 from veil.errors import InvalidInput
 from veil.numbers import (
     EXHAUSTED_ALERT,
@@ -26,6 +27,7 @@ from veil.numbers import (
     PoolEntry,
     parse_pool_csv,
 )
+from veil.numbers._pool import pick_number
 from veil.testing import FixedClock
 from veil.vault import (
     OrderSpec,
@@ -167,6 +169,37 @@ def test_the_cooldown_holds_after_a_binding_that_lived_as_long_as_any_can(
     clock.advance(milliseconds=config.cooldown_ms)
     third = city.order_in("rider_assigned", rider=0)
     assert x_of(vault.view_order(city.riders[0], third)) == x
+
+
+def test_a_binding_the_sweep_has_not_ended_still_holds_its_number_however_old(
+    vault: Vault, clock: FixedClock
+) -> None:
+    # Allocation reads ended bindings only back to the longest binding + the
+    # cool-down, but a live one (expired, not yet swept) holds its number for
+    # its parties however long ago it began: the live unique index says so.
+    city = build_numbers_city(vault, csv=pool_csv(BEIJING[:1], GUANGZHOU))
+    config = vault.numbers.config
+    first = city.order_in("rider_assigned", rider=0, subject=0)
+    assert x_of(vault.view_order(city.riders[0], first)) == BEIJING[0]
+    clock.advance(milliseconds=config.longest_binding_ms + config.cooldown_ms + 60_000)
+    [held] = bindings(vault, first)
+    with vault.engine.begin() as connection:
+        pick = pick_number(
+            connection,
+            city="北京市",
+            a_digest=held.a_digest,
+            b_digest=held.b_digest,
+            now_ms=to_epoch_ms(clock.now()),
+            config=config,
+        )
+    assert pick is None  # not the number: inserting it would break the live unique index
+    second = city.order_in("rider_assigned", rider=0, subject=0)  # no sweep ran
+    contact = vault.view_order(city.riders[0], second)["contact"]
+    assert contact["reason"] == "the number pool is exhausted; use in-app contact"
+    # Swept, it ended at its expiry, long before the cool-down: the number is free.
+    assert sweep_numbers(vault).expired == 1
+    third = city.order_in("rider_assigned", rider=0, subject=0)
+    assert x_of(vault.view_order(city.riders[0], third)) == BEIJING[0]
 
 
 def test_pairs_per_number_caps_sharing(vault: Vault) -> None:

@@ -170,6 +170,23 @@ def test_a_stranger_calling_an_expired_number_names_its_last_holder(
     assert (signal.kind, signal.holder_id) == ("stranger", city.riders[0].principal_id)
 
 
+def test_a_stranger_is_attributed_to_a_binding_that_ended_just_inside_the_lookback(
+    city: City, clock: FixedClock
+) -> None:
+    # The longest a binding can live bounds how far back routing reads X's
+    # history: this binding lived that long and ended 1 ms inside the lookback.
+    config = city.vault.numbers.config
+    order_id = city.order_in("rider_assigned", rider=0)
+    x = x_of(city.vault.view_order(city.riders[0], order_id))
+    clock.advance(milliseconds=config.longest_binding_ms + config.leak_lookback_ms - 1)
+    assert call(city.vault, city.service, STRANGER, x, "old-list").action == "reject"
+    [signal] = leak_signals(city.vault)
+    assert (signal.kind, signal.holder_id) == ("stranger", city.riders[0].principal_id)
+    clock.advance(milliseconds=2)  # now it ended 1 ms before the lookback
+    assert call(city.vault, city.service, "+8613700137998", x, "older-list").action == "reject"
+    assert len(leak_signals(city.vault)) == 1
+
+
 def test_the_reassigned_rider_is_cut_off_at_once_and_flagged(city: City, clock: FixedClock) -> None:
     order_id = city.order_in("rider_assigned", rider=0)
     x = x_of(city.vault.view_order(city.riders[0], order_id))

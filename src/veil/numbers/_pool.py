@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    CompoundSelect,
+    ColumnElement,
     Connection,
     Select,
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     literal_column,
     select,
-    union_all,
     update,
 )
 
@@ -179,32 +179,33 @@ def import_pool(connection: Connection, entries: Sequence[PoolEntry], now_ms: in
     return ImportReport(len(fresh), len(known), by_city)
 
 
-def _busy_for_parties() -> CompoundSelect[Any]:
-    # Numbers that are live, or ended within the cool-down, in a binding with
-    # the same A or the same B. Live ones come from the live partial indexes
-    # (party first); ended ones from the parties' indexes by creation time, and
-    # only back to `recent_from`: a binding ends at the latest at its expiry, at
-    # most the longest binding after it began, so an older one cannot have
-    # ended within the cool-down. The work is a day's bindings of the party,
-    # not its whole history. The x_number filter matters: NOT IN over a list
-    # holding NULL would exclude every number.
+def _held_by_parties() -> list[ColumnElement[bool]]:
+    # For the candidate number: no binding with the same A or the same B that
+    # is live, or ended within the cool-down. Each test is one seek into a
+    # party-first index ((party, X) live unique; (party, X, created_ms)), so a
+    # candidate costs the same however many bindings the party ever had. A
+    # binding ends at the latest at its expiry, at most the longest binding
+    # after it began: one begun before `recent_from` cannot have ended within
+    # the cool-down. Live ones are read without that bound: a binding the
+    # sweep has not yet released still holds its number.
     b = _BINDINGS.c
-    branches = []
+    candidate = _POOL.c.x_number
+    tests: list[ColumnElement[bool]] = []
     for party, param in ((b.a_digest, "a"), (b.b_digest, "b")):
-        branches.append(
-            select(b.x_number).where(
-                party == bindparam(param), b.released_ms.is_(None), b.x_number.is_not(None)
+        tests.append(
+            ~exists().where(
+                party == bindparam(param), b.x_number == candidate, b.released_ms.is_(None)
             )
         )
-        branches.append(
-            select(b.x_number).where(
+        tests.append(
+            ~exists().where(
                 party == bindparam(param),
+                b.x_number == candidate,
                 b.created_ms > bindparam("recent_from"),
                 b.released_ms > bindparam("cool_from"),
-                b.x_number.is_not(None),
             )
         )
-    return union_all(*branches)
+    return tests
 
 
 def _pick_statement(excluded: Iterable[str] = ()) -> Select[Any]:
@@ -213,7 +214,7 @@ def _pick_statement(excluded: Iterable[str] = ()) -> Select[Any]:
     conditions = [
         _POOL.c.city == bindparam("city"),
         _POOL.c.status == literal_column("'active'"),
-        _POOL.c.x_number.not_in(_busy_for_parties()),
+        *_held_by_parties(),
     ]
     skip = list(excluded)
     if skip:

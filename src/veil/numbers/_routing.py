@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, literal_column, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, literal_column, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from veil.audit import AuditRecord, AuditTag
@@ -113,17 +113,28 @@ _BINDING_COLUMNS = (
     _B.c.released_ms,
     _B.c.provider_ref,
 )
-# The caller's bindings on X, a live one first, then the newest.
-_MATCHES = Prepared(
-    select(*_BINDING_COLUMNS)
-    .where(
-        _B.c.x_number == bindparam("x"),
-        or_(_B.c.a_digest == bindparam("d"), _B.c.b_digest == bindparam("d")),
+
+
+def _matches_statement() -> Select[Any]:
+    # The caller's bindings on X, a live one first, then the newest: a seek
+    # into each party's (party, X, created_ms) index, not X's whole history.
+    # (A binding never has A == B: `bind` refuses it.)
+    sides = [
+        select(*_BINDING_COLUMNS, _B.c.created_ms).where(
+            party == bindparam("d"), _B.c.x_number == bindparam("x")
+        )
+        for party in (_B.c.a_digest, _B.c.b_digest)
+    ]
+    both = union_all(*sides).subquery()
+    return (
+        select(*(both.c[column.name] for column in _BINDING_COLUMNS))
+        .order_by(both.c.released_ms.is_(None).desc(), both.c.created_ms.desc())
+        .limit(literal_column("5"))
+        .offset(literal_column("0"))
     )
-    .order_by(_B.c.released_ms.is_(None).desc(), _B.c.created_ms.desc())
-    .limit(literal_column("5"))
-    .offset(literal_column("0"))
-)
+
+
+_MATCHES = Prepared(_matches_statement())
 _BINDING = Prepared(select(*_BINDING_COLUMNS).where(_B.c.id == bindparam("id")))
 # Everyone who held X recently: whom a stranger's call to X points at.
 _CANDIDATES = Prepared(
@@ -131,6 +142,9 @@ _CANDIDATES = Prepared(
     .where(
         _B.c.x_number == bindparam("x"),
         or_(_B.c.released_ms.is_(None), _B.c.released_ms > bindparam("since")),
+        # Begun at most the longest binding before it ended: bounds the scan
+        # of X's history to the lookback.
+        _B.c.created_ms > bindparam("begun_after"),
     )
     .order_by(_B.c.created_ms.desc())
     .limit(literal_column(str(_MAX_CANDIDATES)))
@@ -336,7 +350,10 @@ def _ended(matches: list[Any], digests: list[bytes]) -> _Decision:
 def _stranger(desk: NumberDesk, connection: Connection, x_number: str, now_ms: int) -> _Decision:
     """The caller was never a party on X: every recent holder of X is a candidate leaker."""
     since = now_ms - desk.config.leak_lookback_ms
-    candidates = _CANDIDATES.all(connection, {"x": x_number, "since": since})
+    begun_after = since - desk.config.longest_binding_ms
+    candidates = _CANDIDATES.all(
+        connection, {"x": x_number, "since": since, "begun_after": begun_after}
+    )
     if candidates:
         return _Decision(
             "reject",

@@ -530,9 +530,11 @@ class NumberBinding(Base):
         Index("ix_number_bindings_order_holder", "order_id", "holder_id", "created_ms"),
         # Insert-only columns: releasing a binding rewrites no entry here.
         Index("ix_number_bindings_x", "x_number", "created_ms"),
-        # A party's bindings by time: allocation reads only the recent ones.
-        Index("ix_number_bindings_a", "a_digest", "created_ms"),
-        Index("ix_number_bindings_b", "b_digest", "created_ms"),
+        # A party's bindings on a number by time: allocation asks, per candidate
+        # number, whether the party gave it back within the cool-down; routing
+        # finds the caller's bindings on the called number.
+        Index("ix_number_bindings_a", "a_digest", "x_number", "created_ms"),
+        Index("ix_number_bindings_b", "b_digest", "x_number", "created_ms"),
         # No index on the expiry: the sweep reads the live rows through the
         # live partial indexes above (migration 0008); each index costs every
         # bind and release a page write.
