@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import stat
 from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import Veil
 from veil.audit import AuditRecord, AuditTag, append_events
@@ -120,3 +124,33 @@ def test_audit_commands_refuse_an_uninitialised_database(veil: Veil, home: Path)
         result = veil(*args)
         assert result.exit_code == 2, result.output
         assert "veil init" in result.output
+
+
+@pytest.mark.parametrize(("as_server_child", "checkpointed"), [(True, False), (False, True)])
+def test_the_servers_integrator_leaves_wal_checkpoints_to_the_server(
+    veil: Veil, home: Path, as_server_child: bool, checkpointed: bool
+) -> None:
+    # Under `veil serve` the workers checkpoint the WAL in the background. The
+    # integrator child must not: a commit of its crossing SQLite's automatic
+    # threshold would copy the whole WAL while every writer waits (the routing
+    # p99 went from 3.5 to 15-20 ms). Run by hand, it checkpoints as usual.
+    assert veil("init").exit_code == 0
+    _add_events(home, 5)
+    database = home / "var" / "veil.db"
+    writer = sqlite3.connect(database)  # held open: closing the last one checkpoints
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("CREATE TABLE scratch (b BLOB)")
+        with writer:  # ~12,000 WAL frames, past SQLite's threshold (10,000)
+            writer.executemany("INSERT INTO scratch VALUES (zeroblob(4000))", [()] * 12_000)
+        before = database.stat().st_size
+        args = ["audit", "integrate", "--once"]
+        if as_server_child:
+            args += ["--parent-pid", str(os.getpid())]
+        result = veil(*args)
+        assert result.exit_code == 0, result.output
+        assert "integrated 5 event(s)" in result.output
+        # A checkpoint copies the scratch pages from the WAL into the file.
+        assert (database.stat().st_size > before + 40_000_000) is checkpointed
+    finally:
+        writer.close()

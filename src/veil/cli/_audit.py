@@ -19,7 +19,7 @@ from veil.cli._common import console, err_console, fail_on_veil_errors, load_set
 from veil.config import Settings
 from veil.crypto import NoteVerifier
 from veil.errors import ConfigurationError, VeilError
-from veil.store import current_revision, head_revision, make_engine
+from veil.store import checkpoint_in_background, current_revision, head_revision, make_engine
 from veil.vault import integrator_from_settings
 
 __all__ = ["audit_app"]
@@ -70,12 +70,23 @@ def integrate(
     """
     settings = load_settings()
     with _engine(settings) as engine, fail_on_veil_errors():
+        if parent_pid is not None and settings.sqlite_checkpoint_seconds > 0:
+            _leave_checkpoints_to_the_server(engine)
         _integrate(
             integrator_from_settings(settings, engine),
             once=once,
             interval=interval,
             parent=parent_pid,
         )
+
+
+def _leave_checkpoints_to_the_server(engine: Engine) -> None:
+    # The server's workers checkpoint a SQLite WAL in the background. A commit
+    # of this process that crossed SQLite's automatic threshold would copy the
+    # whole WAL while holding every writer back (30-50 ms, every couple of
+    # seconds at 1,000 requests/s: the routing p99).
+    if engine.dialect.name == "sqlite":
+        checkpoint_in_background(engine)
 
 
 def _integrate(

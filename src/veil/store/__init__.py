@@ -2,6 +2,7 @@
 
 from veil.store._checkpoint import BackgroundCheckpointer
 from veil.store._db import (
+    checkpoint_in_background,
     current_revision,
     head_revision,
     make_engine,
@@ -121,6 +122,7 @@ __all__ = [
     "Subject",
     "SubjectPhoneIndex",
     "Ticket",
+    "checkpoint_in_background",
     "current_revision",
     "head_revision",
     "make_engine",
