@@ -3,8 +3,8 @@
 Allocation read the party's bindings of the last cool-down + longest binding
 (0009) and excluded their numbers: a rider's whole day (30-60 bindings) on
 every bind, the cost growing with the day. It now asks, for the candidate
-number only, whether the party holds it or gave it back within the
-cool-down: one seek per party into these indexes. Routing finds a caller's
+number only, whether either party holds it or gave it back within the
+cool-down: four index seeks (two per party). Routing finds a caller's
 bindings on the called number the same way instead of reading the number's
 whole history.
 
