@@ -221,10 +221,9 @@ class _WriterLock:
     def begin(self, connection: Any) -> None:
         # SQLAlchemy does not wrap what a "begin" listener raises: wrap it here,
         # so that callers see the same `DBAPIError` as from any statement.
-        try:
-            self._take(_BUSY_SECONDS)
-        except sqlite3.Error as error:
-            raise _wrapped(error) from error
+        if not self.hold(_BUSY_SECONDS, queue=True):
+            # What SQLite itself says when its busy timeout runs out.
+            raise _wrapped(sqlite3.OperationalError("database is locked"))
         pooled = connection.connection  # a SQLAlchemy property: read it once
         # Straight to the driver: SQLAlchemy's execute path costs more than
         # the statement, and this runs once per view.
@@ -242,16 +241,14 @@ class _WriterLock:
                 raise _wrapped(error) from error
             raise
 
-    def _take(self, timeout: float) -> None:
-        self._lock.acquire()
-        if self._shared is not None and not self._shared.acquire(timeout):
-            self._lock.release()
-            # What SQLite itself says when its busy timeout runs out.
-            raise sqlite3.OperationalError("database is locked")
+    def hold(self, timeout: float, *, queue: bool = False) -> bool:
+        """Take the lock; False if it stayed taken for `timeout` seconds.
 
-    def hold(self, timeout: float) -> bool:
-        """Take the lock outside any transaction (for maintenance); False if not in time."""
-        if not self._lock.acquire(timeout=timeout):
+        With `queue` (a transaction) it waits behind this process's own
+        threads without limit and gives up only on another process; without
+        (maintenance) it gives up on either.
+        """
+        if not self._lock.acquire(timeout=-1 if queue else timeout):
             return False
         if self._shared is not None and not self._shared.acquire(timeout):
             self._lock.release()
